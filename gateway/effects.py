@@ -1,0 +1,434 @@
+"""Core effects: what a Decision changes in the gateway's own store.
+
+For each message, in one transaction: the decision is recorded (``decisions``), a hold is proposed
+or applied, leads are escalated to (``escalations``, which the daemon's notifier reads), a reply
+draft is rendered and queued, and the audit log gets an entry. Idempotent per message id: applying
+the same message again returns what was done the first time and changes nothing, so at-least-once
+ingestion never doubles a hold, a draft or an audit entry.
+
+Shadow decisions are recorded and audited, but create no hold, escalation or draft.
+The per-customer notice cap (policy ``notices:``) is enforced here, where the drafts are: a draft
+beyond the cap is not queued and the suppression is audited.
+
+Mailbox and helpdesk effects (IMAP keywords, tags, private notes) belong to the daemon and the
+connectors; they read the Decision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from gateway.audit import AuditLog, iso, parse_iso, transaction, utcnow
+from gateway.drafts import DraftError, DraftRenderer, DraftStore
+from gateway.holds import SCOPES, HoldError, HoldStore
+from gateway.model import Decision, Finding, Message
+from gateway.policy import Policy
+from gateway.store.db import Database, register_schema
+
+register_schema(
+    "effects",
+    [
+        """
+        CREATE TABLE decisions (
+            message_id TEXT PRIMARY KEY,
+            customer TEXT NOT NULL,
+            thread TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL DEFAULT '',
+            subject TEXT NOT NULL DEFAULT '',
+            sender_address TEXT NOT NULL DEFAULT '',
+            lang TEXT NOT NULL DEFAULT '',
+            received_at TEXT,
+            decided_at TEXT NOT NULL,
+            content_hash TEXT NOT NULL DEFAULT '',
+            text_sha256 TEXT NOT NULL,
+            findings TEXT NOT NULL,
+            decision TEXT NOT NULL,
+            report TEXT NOT NULL
+        );
+        CREATE INDEX decisions_customer ON decisions(customer, received_at);
+        CREATE TABLE escalations (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            message_id TEXT NOT NULL,
+            customer TEXT NOT NULL,
+            recipients TEXT NOT NULL,
+            priority TEXT NOT NULL,
+            rules TEXT NOT NULL,
+            categories TEXT NOT NULL,
+            hold_id INTEGER,
+            created_at TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'open',
+            notified_at TEXT,
+            acknowledged_at TEXT,
+            acknowledged_by TEXT
+        );
+        CREATE INDEX escalations_state ON escalations(state, id)
+        """
+    ],
+)
+
+
+@dataclass
+class EffectsReport:
+    """What the effects did for one message (stored with the decision)."""
+
+    message_id: str
+    hold_id: int | None = None
+    hold_state: str | None = None
+    escalation_id: int | None = None
+    draft_id: int | None = None
+    suppressed: list[str] = field(default_factory=list)  # actions not carried out, with why
+    errors: list[str] = field(default_factory=list)
+    replayed: bool = False  # true when the message had been applied before (nothing changed)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"message_id": self.message_id, "hold_id": self.hold_id, "hold_state": self.hold_state,
+                "escalation_id": self.escalation_id, "draft_id": self.draft_id,
+                "suppressed": list(self.suppressed), "errors": list(self.errors)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], *, replayed: bool = False) -> "EffectsReport":
+        return cls(data["message_id"], data.get("hold_id"), data.get("hold_state"), data.get("escalation_id"),
+                   data.get("draft_id"), list(data.get("suppressed", [])), list(data.get("errors", [])), replayed)
+
+
+@dataclass
+class DecisionRecord:
+    """A recorded decision: the message's identity and hashes, its findings, the decision, the report."""
+
+    message_id: str
+    customer: str
+    thread: str
+    source: str
+    subject: str
+    sender_address: str
+    lang: str
+    received_at: datetime | None
+    decided_at: datetime
+    content_hash: str
+    text_sha256: str
+    findings: list[Finding]
+    decision: dict[str, Any]
+    report: EffectsReport
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "message_id": self.message_id, "customer": self.customer, "thread": self.thread,
+            "source": self.source, "subject": self.subject, "sender_address": self.sender_address,
+            "lang": self.lang, "received_at": iso(self.received_at) if self.received_at else None,
+            "decided_at": iso(self.decided_at), "content_hash": self.content_hash,
+            "text_sha256": self.text_sha256, "findings": [f.to_json() for f in self.findings],
+            "decision": self.decision, "effects": self.report.to_json(),
+        }
+
+
+@dataclass
+class Escalation:
+    id: int
+    message_id: str
+    customer: str
+    recipients: list[str]
+    priority: str
+    rules: list[str]
+    categories: list[str]
+    hold_id: int | None
+    created_at: datetime
+    state: str  # open | notified | acknowledged
+    notified_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: (iso(v) if isinstance(v, datetime) else v) for k, v in self.__dict__.items()}
+
+
+class DecisionLog:
+    """Read side of the recorded decisions (console customer page, case export)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.migrate()
+
+    def get(self, message_id: str) -> DecisionRecord | None:
+        row = self.db.query_one("SELECT * FROM decisions WHERE message_id = ?", (message_id,))
+        return _record(row) if row else None
+
+    def for_customer(self, customer: str) -> list[DecisionRecord]:
+        """The customer's decisions in the order the messages arrived."""
+        rows = self.db.query("SELECT * FROM decisions WHERE customer = ? ORDER BY received_at, decided_at",
+                             (customer,))
+        return [_record(r) for r in rows]
+
+    def recent(self, limit: int = 50, *, flagged_only: bool = False) -> list[DecisionRecord]:
+        """Newest decisions first; ``flagged_only`` keeps those that tagged or acted."""
+        sql = "SELECT * FROM decisions"
+        if flagged_only:
+            sql += " WHERE findings != '[]'"
+        sql += " ORDER BY decided_at DESC LIMIT ?"
+        return [_record(r) for r in self.db.query(sql, (int(limit),))]
+
+
+class EscalationStore:
+    """Escalations to leads/legal. The daemon's notifier takes ``open()`` ones and marks them notified."""
+
+    def __init__(self, db: Database, audit: AuditLog | None = None) -> None:
+        self.db = db
+        db.migrate()
+        self.audit = audit or AuditLog(db)
+
+    def create(self, message_id: str, customer: str, recipients: list[str], priority: str, rules: list[str],
+               categories: list[str], *, hold_id: int | None = None, now: datetime | None = None,
+               conn: sqlite3.Connection | None = None) -> int:
+        now = now or utcnow()
+        with transaction(self.db, conn) as c:
+            cur = c.execute(
+                "INSERT INTO escalations(message_id, customer, recipients, priority, rules, categories, hold_id, "
+                "created_at) VALUES (?,?,?,?,?,?,?,?)",
+                (message_id, customer, json.dumps(recipients), priority, json.dumps(rules), json.dumps(categories),
+                 hold_id, iso(now)))
+            esc_id = int(cur.lastrowid)  # type: ignore[arg-type]
+            self.audit.append("policy", "escalation.create", f"escalation:{esc_id}",
+                              f"escalated to {', '.join(recipients)} ({priority})",
+                              {"message_id": message_id, "customer": customer, "rules": rules,
+                               "categories": categories, "hold_id": hold_id}, at=now, conn=c)
+            return esc_id
+
+    def get(self, esc_id: int) -> Escalation:
+        row = self.db.query_one("SELECT * FROM escalations WHERE id = ?", (int(esc_id),))
+        if row is None:
+            raise HoldError(f"no escalation with id {esc_id}")
+        return _escalation(row)
+
+    def list(self, *, state: str | None = None, customer: str | None = None) -> list[Escalation]:
+        sql, params = "SELECT * FROM escalations WHERE 1=1", []
+        if state:
+            sql += " AND state = ?"
+            params.append(state)
+        if customer:
+            sql += " AND customer = ?"
+            params.append(customer)
+        return [_escalation(r) for r in self.db.query(sql + " ORDER BY id", tuple(params))]
+
+    def open(self) -> list[Escalation]:
+        """Escalations nobody has been notified of yet, oldest first."""
+        return self.list(state="open")
+
+    def mark_notified(self, esc_id: int, *, actor: str = "system", detail: str = "",
+                      now: datetime | None = None) -> None:
+        self._set(esc_id, "notified", "notified_at", actor, detail or "leads notified", now)
+
+    def acknowledge(self, esc_id: int, actor: str, reason: str = "", *, now: datetime | None = None) -> None:
+        self._set(esc_id, "acknowledged", "acknowledged_at", actor, reason or "acknowledged", now)
+
+    def _set(self, esc_id: int, state: str, column: str, actor: str, reason: str, now: datetime | None) -> None:
+        now = now or utcnow()
+        with self.db.tx() as c:
+            row = c.execute("SELECT state FROM escalations WHERE id = ?", (int(esc_id),)).fetchone()
+            if row is None:
+                raise HoldError(f"no escalation with id {esc_id}")
+            extra = ", acknowledged_by = ?" if state == "acknowledged" else ""
+            params: tuple[Any, ...] = (state, iso(now)) + ((actor,) if extra else ()) + (int(esc_id),)
+            c.execute(f"UPDATE escalations SET state = ?, {column} = ?{extra} WHERE id = ?", params)
+            self.audit.append(actor, f"escalation.{state}", f"escalation:{esc_id}", reason,
+                              {"from": row["state"], "to": state}, at=now, conn=c)
+
+
+class CoreEffects:
+    """Carries out a Decision in the store: holds, escalations, drafts, the decision record, audit."""
+
+    def __init__(self, db: Database, policy: Policy, *, renderer: DraftRenderer | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.db = db
+        db.migrate()
+        self.policy = policy
+        self.audit = AuditLog(db)
+        self.holds = HoldStore(db, self.audit)
+        self.drafts = DraftStore(db, self.audit)
+        self.escalations = EscalationStore(db, self.audit)
+        self.decisions = DecisionLog(db)
+        if renderer is None:
+            from gateway.resources import rules_dir
+
+            renderer = DraftRenderer(policy.templates_dir or rules_dir() / "templates")
+        self.renderer = renderer
+        self.clock = clock or utcnow
+
+    def already_applied(self, message_id: str) -> EffectsReport | None:
+        record = self.decisions.get(message_id)
+        return EffectsReport.from_json(record.report.to_json(), replayed=True) if record else None
+
+    def apply(self, message: Message, findings: list[Finding], decision: Decision, *,
+              customer: str | None = None) -> EffectsReport:
+        """Carry out ``decision`` for ``message`` once. ``customer`` is the canonical customer key
+        (default: ``message.sender``). Returns what was done, or what had been done before."""
+        customer = customer or message.sender or message.sender_address or f"unknown:{message.id}"
+        done = self.db.query_one("SELECT report FROM decisions WHERE message_id = ?", (message.id,))
+        if done is not None:
+            return EffectsReport.from_json(json.loads(done["report"]), replayed=True)
+        now = self.clock()
+        text_hash = text_sha256(message.text)
+        with self.db.tx() as c:
+            row = c.execute("SELECT report FROM decisions WHERE message_id = ?", (message.id,)).fetchone()
+            if row is not None:  # applied by another writer since the check above
+                return EffectsReport.from_json(json.loads(row["report"]), replayed=True)
+            report = EffectsReport(message.id)
+            if decision.shadow:
+                if decision.actions:
+                    report.suppressed.append("shadow mode: actions recorded, not carried out")
+            else:
+                self._hold(c, message, findings, decision, customer, report, now)
+                self._escalate(c, message, decision, customer, report, now)
+                self._draft(c, message, decision, customer, report, now)
+            c.execute(
+                "INSERT INTO decisions(message_id, customer, thread, source, subject, sender_address, lang, "
+                "received_at, decided_at, content_hash, text_sha256, findings, decision, report) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (message.id, customer, message.thread, message.source, message.subject, message.sender_address,
+                 message.lang, iso(message.received_at) if message.received_at else None, iso(now),
+                 message.content_hash, text_hash,
+                 json.dumps([f.to_json() for f in findings], ensure_ascii=False),
+                 json.dumps(decision.to_json(), ensure_ascii=False), json.dumps(report.to_json())))
+            self.audit.append(
+                "policy", "decision", f"message:{message.id}", _summary(decision),
+                {"customer": customer, "tags": decision.tags, "actions": [a.to_json() for a in decision.actions],
+                 "hits": decision.hits, "misses": decision.misses, "shadow": decision.shadow,
+                 "held": decision.held, "text_sha256": text_hash,
+                 "findings": [_finding_evidence(f) for f in findings], "effects": report.to_json()},
+                at=now, conn=c)
+        return report
+
+    def _hold(self, c: sqlite3.Connection, message: Message, findings: list[Finding], decision: Decision,
+              customer: str, report: EffectsReport, now: datetime) -> None:
+        action = next((a for a in decision.actions if a.type == "hold"), None)
+        if action is None:
+            return
+        p = action.params
+        cats = set(p.get("categories", []))
+        evidence = [dict(_finding_evidence(f), message_id=message.id) for f in findings if f.category in cats]
+        kwargs = dict(
+            thread=message.thread or message.id, source=message.source, message_id=message.id,
+            rule=", ".join(p.get("rules", [])), categories=sorted(cats), expiry_days=p.get("expiry_days"),
+            now=now, conn=c,
+        )
+        reason = p.get("reason") or "policy"
+        scope = p.get("scope", "customer")
+        covering = [h for h in self.holds.active_for(customer, message.thread or message.id, message.source)
+                    if SCOPES.index(h.scope) >= SCOPES.index(scope)]
+        if covering:
+            # Already held at least this widely: the new conduct is evidence on that hold, not a new proposal.
+            hold = self.holds.add_evidence(covering[0].id, evidence, message_id=message.id, categories=sorted(cats),
+                                           reason=reason, now=now, conn=c)
+            report.suppressed.append(f"hold ({p.get('mode')}, {scope}): already covered by active hold {hold.id}")
+        else:
+            make = self.holds.apply if p.get("mode") == "apply" else self.holds.propose
+            hold = make(customer, scope, reason, evidence, **kwargs)  # type: ignore[arg-type]
+        report.hold_id = hold.id
+        report.hold_state = hold.state
+
+    def _escalate(self, c: sqlite3.Connection, message: Message, decision: Decision, customer: str,
+                  report: EffectsReport, now: datetime) -> None:
+        action = next((a for a in decision.actions if a.type == "escalate"), None)
+        if action is None:
+            return
+        p = action.params
+        report.escalation_id = self.escalations.create(
+            message.id, customer, list(p.get("to", ["leads"])), p.get("priority", "normal"),
+            list(p.get("rules", [])), list(p.get("categories", [])), hold_id=report.hold_id, now=now, conn=c)
+
+    def _draft(self, c: sqlite3.Connection, message: Message, decision: Decision, customer: str,
+               report: EffectsReport, now: datetime) -> None:
+        action = next((a for a in decision.actions if a.type == "draft"), None)
+        if action is None:
+            return
+        p = action.params
+        template = p["template"]
+        cap = self.policy.settings.notices
+        if template in cap.templates:
+            sent = self.drafts.count_notices(customer, now - cap.window, cap.templates, conn=c)
+            if sent >= cap.max_per_customer:
+                why = (f"draft {template}: notice cap reached ({sent} notice(s) to this customer within "
+                       f"{_human(cap.window)}; at most {cap.max_per_customer})")
+                report.suppressed.append(why)
+                self.audit.append("policy", "draft.suppressed", f"message:{message.id}", why,
+                                  {"customer": customer, "template": template, "rule": p.get("rule")},
+                                  at=now, conn=c)
+                return
+        org = self.policy.settings.organization
+        context = {
+            "org_name": org.name, "policy_name": org.policy_name, "policy_url": org.policy_url,
+            "customer_name": message.display_name, "original_subject": message.subject,
+            "reference": short_reference(message.id), "categories": list(p.get("categories", [])),
+        }
+        try:
+            rendered = self.renderer.render(template, p.get("lang", message.lang), context)
+        except DraftError as exc:
+            report.errors.append(str(exc))
+            self.audit.append("policy", "draft.error", f"message:{message.id}", str(exc),
+                              {"template": template}, at=now, conn=c)
+            return
+        refs = " ".join(x for x in [*message.references, message.message_id] if x)
+        draft = self.drafts.create(
+            customer, rendered.lang, template, rendered.subject, rendered.body,
+            to_address=message.reply_to or message.sender_address or message.sender, thread=message.thread,
+            source=message.source, message_id=message.id, in_reply_to=message.message_id, references=refs,
+            rule=p.get("rule", ""), external=dict(message.external), now=now, conn=c)
+        report.draft_id = draft.id
+
+
+def text_sha256(text: str) -> str:
+    """The hash of the analyzed text, for the case file (the text itself may be purged later)."""
+    return hashlib.sha256((text or "").encode("utf-8")).hexdigest()
+
+
+def short_reference(message_id: str) -> str:
+    """A short, stable reference for replies (never the raw Message-ID, which can be long)."""
+    return "HG-" + hashlib.sha256(message_id.encode("utf-8")).hexdigest()[:10].upper()
+
+
+def _finding_evidence(f: Finding) -> dict[str, Any]:
+    return {"category": f.category, "severity": f.severity.label, "score": round(f.score, 4), "rule": f.rule,
+            "reason": f.reason, "evidence": [e.to_json() for e in f.evidence], "related": list(f.related)}
+
+
+def _summary(decision: Decision) -> str:
+    if not decision.hits:
+        return "no policy rule fired"
+    acts = ", ".join(a.type + (f" ({a.params.get('mode')})" if a.type == "hold" else "") for a in decision.actions)
+    return f"rules {', '.join(decision.hits)} fired" + (f"; actions: {acts}" if acts else "") + \
+        ("; shadow mode" if decision.shadow else "")
+
+
+def _human(delta: Any) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0 and seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds} seconds"
+
+
+def _record(row: sqlite3.Row) -> DecisionRecord:
+    return DecisionRecord(
+        message_id=row["message_id"], customer=row["customer"], thread=row["thread"], source=row["source"],
+        subject=row["subject"], sender_address=row["sender_address"], lang=row["lang"],
+        received_at=parse_iso(row["received_at"]), decided_at=parse_iso(row["decided_at"]),  # type: ignore[arg-type]
+        content_hash=row["content_hash"], text_sha256=row["text_sha256"],
+        findings=[Finding.from_json(f) for f in json.loads(row["findings"])],
+        decision=json.loads(row["decision"]), report=EffectsReport.from_json(json.loads(row["report"])),
+    )
+
+
+def _escalation(row: sqlite3.Row) -> Escalation:
+    return Escalation(
+        id=row["id"], message_id=row["message_id"], customer=row["customer"],
+        recipients=json.loads(row["recipients"]), priority=row["priority"], rules=json.loads(row["rules"]),
+        categories=json.loads(row["categories"]), hold_id=row["hold_id"],
+        created_at=parse_iso(row["created_at"]), state=row["state"],  # type: ignore[arg-type]
+        notified_at=parse_iso(row["notified_at"]), acknowledged_at=parse_iso(row["acknowledged_at"]),
+        acknowledged_by=row["acknowledged_by"],
+    )

@@ -1,0 +1,475 @@
+"""Contact holds: the policy's "suspension of customer support", with a team lead in the loop.
+
+A hold covers a ``scope``:
+
+- ``thread``: messages in one thread (``Hold.thread``) from the customer;
+- ``customer``: every message from the customer on the channel it was raised on (``Hold.source``);
+- ``all_channels``: every message from the customer on any channel.
+
+State machine (anything else raises ``HoldTransitionError``)::
+
+    proposed --approve--> active --lift----> lifted
+        |                    \\---expire---> expired
+        \\--reject--> rejected
+
+``apply()`` creates a hold that is active at once (the policy's ``apply_hold``, e.g. violence).
+Every transition records who, when and why in ``hold_events`` and in the audit log, in the same
+transaction. Nothing expires silently: ``expire_due()`` turns active holds past their expiry into
+``expired`` with an audit entry; until then they stay active. While a hold is active, new messages
+from the customer are still analyzed and kept; the pipeline marks them ``Decision.held``.
+
+Customer keys are the canonical keys of the contact store (``MessageStore.resolve_customer``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from gateway.audit import AuditLog, iso, parse_iso, transaction, utcnow
+from gateway.errors import PolicyError
+from gateway.store.db import Database, register_schema
+
+SCOPES: tuple[str, ...] = ("thread", "customer", "all_channels")  # narrowest to widest
+STATES: tuple[str, ...] = ("proposed", "active", "lifted", "expired", "rejected")
+OPEN_STATES: tuple[str, ...] = ("proposed", "active")
+
+#: state -> {transition verb: next state}
+TRANSITIONS: dict[str, dict[str, str]] = {
+    "proposed": {"approve": "active", "reject": "rejected"},
+    "active": {"lift": "lifted", "expire": "expired"},
+    "lifted": {},
+    "expired": {},
+    "rejected": {},
+}
+
+register_schema(
+    "holds",
+    [
+        """
+        CREATE TABLE holds (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            customer TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            thread TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            rule TEXT NOT NULL DEFAULT '',
+            categories TEXT NOT NULL DEFAULT '[]',
+            evidence TEXT NOT NULL DEFAULT '[]',
+            message_ids TEXT NOT NULL DEFAULT '[]',
+            expiry_days INTEGER,
+            expires_at TEXT,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            decided_at TEXT,
+            decided_by TEXT,
+            decision_reason TEXT,
+            closed_at TEXT,
+            closed_by TEXT,
+            close_reason TEXT
+        );
+        CREATE INDEX holds_customer ON holds(customer, state);
+        CREATE INDEX holds_state ON holds(state, created_at);
+        CREATE INDEX holds_expiry ON holds(state, expires_at);
+        CREATE TABLE hold_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            hold_id INTEGER NOT NULL REFERENCES holds(id),
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            from_state TEXT,
+            to_state TEXT NOT NULL,
+            reason TEXT NOT NULL
+        );
+        CREATE INDEX hold_events_hold ON hold_events(hold_id)
+        """
+    ],
+)
+
+
+class HoldError(PolicyError):
+    """A hold request that cannot be carried out (unknown id, bad scope, missing reason)."""
+
+
+class HoldTransitionError(HoldError):
+    """The hold is not in a state that allows this transition (e.g. lifting a proposed hold)."""
+
+
+@dataclass
+class HoldEvent:
+    at: datetime
+    actor: str
+    action: str
+    from_state: str | None
+    to_state: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at": iso(self.at), "actor": self.actor, "action": self.action,
+                "from_state": self.from_state, "to_state": self.to_state, "reason": self.reason}
+
+
+@dataclass
+class Hold:
+    """A hold and its current state. ``evidence`` is a list of JSON objects (findings with their
+    evidence spans and the message they came from); ``message_ids`` the messages that led to it."""
+
+    id: int
+    customer: str
+    scope: str
+    thread: str
+    source: str
+    state: str
+    reason: str
+    rule: str
+    categories: list[str]
+    evidence: list[dict[str, Any]]
+    message_ids: list[str]
+    expiry_days: int | None
+    expires_at: datetime | None
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    decision_reason: str | None = None
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    close_reason: str | None = None
+    events: list[HoldEvent] = field(default_factory=list)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    def covers(self, customer: str, thread: str = "", source: str = "") -> bool:
+        """Does this hold apply to a message from ``customer`` in ``thread`` on ``source``?"""
+        if customer != self.customer:
+            return False
+        if self.scope == "all_channels":
+            return True
+        if self.scope == "customer":
+            return not self.source or not source or source == self.source
+        return bool(thread) and thread == self.thread and (not self.source or not source or source == self.source)
+
+    def to_json(self) -> dict[str, Any]:
+        def t(dt: datetime | None) -> str | None:
+            return iso(dt) if dt else None
+
+        return {
+            "id": self.id, "customer": self.customer, "scope": self.scope, "thread": self.thread,
+            "source": self.source, "state": self.state, "reason": self.reason, "rule": self.rule,
+            "categories": list(self.categories), "evidence": self.evidence,
+            "message_ids": list(self.message_ids), "expiry_days": self.expiry_days,
+            "expires_at": t(self.expires_at), "created_at": t(self.created_at), "created_by": self.created_by,
+            "updated_at": t(self.updated_at), "decided_at": t(self.decided_at), "decided_by": self.decided_by,
+            "decision_reason": self.decision_reason, "closed_at": t(self.closed_at),
+            "closed_by": self.closed_by, "close_reason": self.close_reason,
+            "events": [e.to_json() for e in self.events],
+        }
+
+
+class HoldStore:
+    """Holds in the SQLite store. Every write is audited (``AuditLog``) in the same transaction.
+
+    All write methods take ``now`` (defaults to the wall clock; tests and the stateful classifier
+    pass their own) and ``conn`` (join an open transaction, as the pipeline's effects do).
+    """
+
+    def __init__(self, db: Database, audit: AuditLog | None = None) -> None:
+        self.db = db
+        db.migrate()
+        self.audit = audit or AuditLog(db)
+
+    # -- creating -------------------------------------------------------------------------------
+
+    def propose(
+        self,
+        customer: str,
+        scope: str,
+        reason: str,
+        evidence: list[dict[str, Any]] | None = None,
+        *,
+        thread: str = "",
+        source: str = "",
+        message_id: str = "",
+        rule: str = "",
+        categories: list[str] | None = None,
+        expiry_days: int | None = None,
+        actor: str = "policy",
+        now: datetime | None = None,
+        conn: sqlite3.Connection | None = None,
+    ) -> Hold:
+        """Propose a hold for a lead to approve. If an open hold (proposed or active) with the same
+        customer, scope, thread and source already exists, the message and evidence are added to it
+        and that hold is returned instead: one queue entry per situation, not one per message."""
+        return self._create("proposed", customer, scope, reason, evidence, thread=thread, source=source,
+                            message_id=message_id, rule=rule, categories=categories,
+                            expiry_days=expiry_days, actor=actor, now=now, conn=conn)
+
+    def apply(
+        self,
+        customer: str,
+        scope: str,
+        reason: str,
+        evidence: list[dict[str, Any]] | None = None,
+        *,
+        thread: str = "",
+        source: str = "",
+        message_id: str = "",
+        rule: str = "",
+        categories: list[str] | None = None,
+        expiry_days: int | None = None,
+        actor: str = "policy",
+        now: datetime | None = None,
+        conn: sqlite3.Connection | None = None,
+    ) -> Hold:
+        """Create a hold that is active at once (violence). An open *proposed* hold for the same
+        situation is activated (with this evidence added); an active one just gains the evidence."""
+        return self._create("active", customer, scope, reason, evidence, thread=thread, source=source,
+                            message_id=message_id, rule=rule, categories=categories,
+                            expiry_days=expiry_days, actor=actor, now=now, conn=conn)
+
+    def _create(self, state: str, customer: str, scope: str, reason: str,
+                evidence: list[dict[str, Any]] | None, *, thread: str, source: str, message_id: str,
+                rule: str, categories: list[str] | None, expiry_days: int | None, actor: str,
+                now: datetime | None, conn: sqlite3.Connection | None) -> Hold:
+        if scope not in SCOPES:
+            raise HoldError(f"unknown hold scope {scope!r}; use one of {', '.join(SCOPES)}")
+        if not customer:
+            raise HoldError("a hold needs a customer")
+        if scope == "thread" and not thread:
+            raise HoldError("a thread hold needs a thread")
+        if not reason.strip():
+            raise HoldError("a hold needs a reason")
+        if expiry_days is not None and expiry_days <= 0:
+            raise HoldError(f"expiry_days must be positive, got {expiry_days}")
+        now = now or utcnow()
+        evidence = list(evidence or [])
+        thread_key = thread if scope == "thread" else ""
+        source_key = "" if scope == "all_channels" else source
+        with transaction(self.db, conn) as c:
+            existing = c.execute(
+                "SELECT * FROM holds WHERE customer = ? AND scope = ? AND thread = ? AND source = ? "
+                "AND state IN ('proposed', 'active') ORDER BY id LIMIT 1",
+                (customer, scope, thread_key, source_key),
+            ).fetchone()
+            if existing is not None:
+                hold_id = existing["id"]
+                self._add_evidence(c, existing, evidence, message_id, categories or [], now)
+                self.audit.append(actor, "hold.evidence", f"hold:{hold_id}", reason,
+                                  {"message_id": message_id, "evidence": evidence}, at=now, conn=c)
+                if state == "active" and existing["state"] == "proposed":
+                    self._transition(c, existing, "approve", actor, reason, now)
+                return self._load(c, hold_id)
+            expires_at = iso(now + timedelta(days=expiry_days)) if (state == "active" and expiry_days) else None
+            cur = c.execute(
+                "INSERT INTO holds(customer, scope, thread, source, state, reason, rule, categories, evidence, "
+                "message_ids, expiry_days, expires_at, created_at, created_by, updated_at, decided_at, "
+                "decided_by, decision_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (customer, scope, thread_key, source_key, state, reason, rule,
+                 json.dumps(sorted(set(categories or []))), json.dumps(evidence, ensure_ascii=False),
+                 json.dumps([message_id] if message_id else []), expiry_days, expires_at, iso(now), actor,
+                 iso(now), iso(now) if state == "active" else None, actor if state == "active" else None,
+                 reason if state == "active" else None),
+            )
+            hold_id = int(cur.lastrowid)  # type: ignore[arg-type]
+            verb = "apply" if state == "active" else "propose"
+            c.execute(
+                "INSERT INTO hold_events(hold_id, at, actor, action, from_state, to_state, reason) "
+                "VALUES (?,?,?,?,?,?,?)", (hold_id, iso(now), actor, verb, None, state, reason))
+            self.audit.append(actor, f"hold.{verb}", f"hold:{hold_id}", reason,
+                              {"customer": customer, "scope": scope, "thread": thread_key, "source": source_key,
+                               "rule": rule, "message_id": message_id, "expires_at": expires_at,
+                               "evidence": evidence}, at=now, conn=c)
+            return self._load(c, hold_id)
+
+    def add_evidence(self, hold_id: int, evidence: list[dict[str, Any]], *, message_id: str = "",
+                     categories: list[str] | None = None, reason: str = "", actor: str = "policy",
+                     now: datetime | None = None, conn: sqlite3.Connection | None = None) -> Hold:
+        """Attach a message's evidence to an open hold (proposed or active) without changing its state:
+        more conduct from a customer who is already held or already proposed for a hold."""
+        now = now or utcnow()
+        with transaction(self.db, conn) as c:
+            row = c.execute("SELECT * FROM holds WHERE id = ?", (int(hold_id),)).fetchone()
+            if row is None:
+                raise HoldError(f"no hold with id {hold_id}")
+            if row["state"] not in OPEN_STATES:
+                raise HoldTransitionError(f"hold {hold_id} is {row['state']}: evidence goes to open holds only")
+            self._add_evidence(c, row, list(evidence), message_id, categories or [], now)
+            self.audit.append(actor, "hold.evidence", f"hold:{hold_id}", reason or "more evidence",
+                              {"message_id": message_id, "evidence": evidence}, at=now, conn=c)
+            return self._load(c, int(hold_id))
+
+    @staticmethod
+    def _add_evidence(c: sqlite3.Connection, row: sqlite3.Row, evidence: list[dict[str, Any]],
+                      message_id: str, categories: list[str], now: datetime) -> None:
+        ids = json.loads(row["message_ids"])
+        if message_id and message_id not in ids:
+            ids.append(message_id)
+        merged = json.loads(row["evidence"]) + [e for e in evidence if e not in json.loads(row["evidence"])]
+        cats = sorted(set(json.loads(row["categories"])) | set(categories))
+        c.execute("UPDATE holds SET evidence = ?, message_ids = ?, categories = ?, updated_at = ? WHERE id = ?",
+                  (json.dumps(merged, ensure_ascii=False), json.dumps(ids), json.dumps(cats), iso(now), row["id"]))
+
+    # -- transitions ----------------------------------------------------------------------------
+
+    def approve(self, hold_id: int, actor: str, reason: str = "approved", *, expiry_days: int | None = None,
+                now: datetime | None = None, conn: sqlite3.Connection | None = None) -> Hold:
+        """proposed -> active. ``expiry_days`` overrides the proposal's; the expiry runs from now."""
+        return self._do(hold_id, "approve", actor, reason, now, conn, expiry_days=expiry_days)
+
+    def reject(self, hold_id: int, actor: str, reason: str, *, now: datetime | None = None,
+               conn: sqlite3.Connection | None = None) -> Hold:
+        """proposed -> rejected. A reason is required (it tells the next lead why)."""
+        return self._do(hold_id, "reject", actor, reason, now, conn)
+
+    def lift(self, hold_id: int, actor: str, reason: str, *, now: datetime | None = None,
+             conn: sqlite3.Connection | None = None) -> Hold:
+        """active -> lifted. A reason is required."""
+        return self._do(hold_id, "lift", actor, reason, now, conn)
+
+    def expire(self, hold_id: int, *, actor: str = "system", reason: str = "the hold reached its expiry",
+               now: datetime | None = None, conn: sqlite3.Connection | None = None) -> Hold:
+        """active -> expired (an audited transition, never a silent one)."""
+        return self._do(hold_id, "expire", actor, reason, now, conn)
+
+    def expire_due(self, now: datetime | None = None, *, conn: sqlite3.Connection | None = None) -> list[Hold]:
+        """Expire every active hold whose ``expires_at`` has passed; returns the holds expired.
+        The daemon's scheduled job and the pipeline call this before checking for active holds."""
+        now = now or utcnow()
+        sql = ("SELECT id FROM holds WHERE state = 'active' AND expires_at IS NOT NULL AND expires_at <= ? "
+               "ORDER BY id")
+        if conn is None and not self.db.query(sql, (iso(now),)):
+            return []  # the common case: no write transaction for nothing
+        with transaction(self.db, conn) as c:
+            rows = c.execute(sql, (iso(now),)).fetchall()
+            return [self.expire(r["id"], now=now, conn=c) for r in rows]
+
+    def _do(self, hold_id: int, verb: str, actor: str, reason: str, now: datetime | None,
+            conn: sqlite3.Connection | None, *, expiry_days: int | None = None) -> Hold:
+        if not actor or not actor.strip():
+            raise HoldError("who is deciding? an actor name is required")
+        if verb in ("reject", "lift") and not (reason or "").strip():
+            raise HoldError(f"a reason is required to {verb} a hold")
+        now = now or utcnow()
+        with transaction(self.db, conn) as c:
+            row = c.execute("SELECT * FROM holds WHERE id = ?", (int(hold_id),)).fetchone()
+            if row is None:
+                raise HoldError(f"no hold with id {hold_id}")
+            self._transition(c, row, verb, actor.strip(), reason or verb, now, expiry_days=expiry_days)
+            return self._load(c, int(hold_id))
+
+    def _transition(self, c: sqlite3.Connection, row: sqlite3.Row, verb: str, actor: str, reason: str,
+                    now: datetime, *, expiry_days: int | None = None) -> None:
+        state = row["state"]
+        target = TRANSITIONS[state].get(verb)
+        if target is None:
+            allowed = ", ".join(TRANSITIONS[state]) or "nothing (it is closed)"
+            raise HoldTransitionError(f"hold {row['id']} is {state}: cannot {verb} it (allowed: {allowed})")
+        if verb == "approve":
+            days = expiry_days if expiry_days is not None else row["expiry_days"]
+            if days is not None and days <= 0:
+                raise HoldError(f"expiry_days must be positive, got {days}")
+            expires_at = iso(now + timedelta(days=days)) if days else None
+            c.execute("UPDATE holds SET state = ?, decided_at = ?, decided_by = ?, decision_reason = ?, "
+                      "expiry_days = ?, expires_at = ?, updated_at = ? WHERE id = ?",
+                      (target, iso(now), actor, reason, days, expires_at, iso(now), row["id"]))
+        elif verb == "reject":
+            c.execute("UPDATE holds SET state = ?, decided_at = ?, decided_by = ?, decision_reason = ?, "
+                      "closed_at = ?, closed_by = ?, close_reason = ?, updated_at = ? WHERE id = ?",
+                      (target, iso(now), actor, reason, iso(now), actor, reason, iso(now), row["id"]))
+        else:
+            c.execute("UPDATE holds SET state = ?, closed_at = ?, closed_by = ?, close_reason = ?, updated_at = ? "
+                      "WHERE id = ?", (target, iso(now), actor, reason, iso(now), row["id"]))
+        c.execute("INSERT INTO hold_events(hold_id, at, actor, action, from_state, to_state, reason) "
+                  "VALUES (?,?,?,?,?,?,?)", (row["id"], iso(now), actor, verb, state, target, reason))
+        self.audit.append(actor, f"hold.{verb}", f"hold:{row['id']}", reason,
+                          {"from": state, "to": target, "customer": row["customer"], "scope": row["scope"]},
+                          at=now, conn=c)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def get(self, hold_id: int) -> Hold:
+        """The hold with its event history; ``HoldError`` if there is none."""
+        row = self.db.query_one("SELECT * FROM holds WHERE id = ?", (int(hold_id),))
+        if row is None:
+            raise HoldError(f"no hold with id {hold_id}")
+        hold = _hold(row)
+        hold.events = self.events(hold.id)
+        return hold
+
+    def list(self, *, state: str | None = None, customer: str | None = None, limit: int | None = None) -> list[Hold]:
+        """Holds, newest first, optionally by ``state`` and ``customer`` (events not loaded)."""
+        if state is not None and state not in STATES:
+            raise HoldError(f"unknown hold state {state!r}; use one of {', '.join(STATES)}")
+        sql = "SELECT * FROM holds WHERE 1=1"
+        params: list[Any] = []
+        if state:
+            sql += " AND state = ?"
+            params.append(state)
+        if customer:
+            sql += " AND customer = ?"
+            params.append(customer)
+        sql += " ORDER BY id DESC"
+        if limit:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return [_hold(r) for r in self.db.query(sql, tuple(params))]
+
+    def pending(self) -> list[Hold]:
+        """Proposed holds waiting for a lead, oldest first (the console's queue)."""
+        return [_hold(r) for r in self.db.query("SELECT * FROM holds WHERE state = 'proposed' ORDER BY id")]
+
+    def pending_longer_than(self, age: timedelta, now: datetime | None = None) -> list[Hold]:
+        """Proposed holds that have waited more than ``age``: the daemon's reminder job lists these
+        to the leads."""
+        cutoff = iso((now or utcnow()) - age)
+        return [_hold(r) for r in self.db.query(
+            "SELECT * FROM holds WHERE state = 'proposed' AND created_at <= ? ORDER BY id", (cutoff,))]
+
+    def active_for(self, customer: str, thread: str = "", source: str = "") -> list[Hold]:
+        """Active holds that cover a message from ``customer`` in ``thread`` on ``source``."""
+        rows = self.db.query("SELECT * FROM holds WHERE customer = ? AND state = 'active' ORDER BY id", (customer,))
+        return [h for h in (_hold(r) for r in rows) if h.covers(customer, thread, source)]
+
+    def for_customer(self, customer: str) -> list[Hold]:
+        """Every hold of a customer, oldest first, with events (case export, customer page)."""
+        rows = self.db.query("SELECT id FROM holds WHERE customer = ? ORDER BY id", (customer,))
+        return [self.get(r["id"]) for r in rows]
+
+    def events(self, hold_id: int) -> list[HoldEvent]:
+        return _events(self.db.query("SELECT * FROM hold_events WHERE hold_id = ? ORDER BY id", (int(hold_id),)))
+
+    def _load(self, c: sqlite3.Connection, hold_id: int) -> Hold:
+        row = c.execute("SELECT * FROM holds WHERE id = ?", (hold_id,)).fetchone()
+        if row is None:
+            raise HoldError(f"no hold with id {hold_id}")
+        hold = _hold(row)
+        hold.events = _events(c.execute("SELECT * FROM hold_events WHERE hold_id = ? ORDER BY id", (hold_id,)))
+        return hold
+
+
+def _events(rows: Any) -> list[HoldEvent]:
+    return [HoldEvent(parse_iso(r["at"]), r["actor"], r["action"], r["from_state"], r["to_state"],  # type: ignore[arg-type]
+                      r["reason"]) for r in rows]
+
+
+def _hold(row: sqlite3.Row) -> Hold:
+    return Hold(
+        id=row["id"], customer=row["customer"], scope=row["scope"], thread=row["thread"], source=row["source"],
+        state=row["state"], reason=row["reason"], rule=row["rule"], categories=json.loads(row["categories"]),
+        evidence=json.loads(row["evidence"]), message_ids=json.loads(row["message_ids"]),
+        expiry_days=row["expiry_days"], expires_at=parse_iso(row["expires_at"]),
+        created_at=parse_iso(row["created_at"]), created_by=row["created_by"],  # type: ignore[arg-type]
+        updated_at=parse_iso(row["updated_at"]),  # type: ignore[arg-type]
+        decided_at=parse_iso(row["decided_at"]), decided_by=row["decided_by"],
+        decision_reason=row["decision_reason"], closed_at=parse_iso(row["closed_at"]),
+        closed_by=row["closed_by"], close_reason=row["close_reason"],
+    )
