@@ -1,0 +1,103 @@
+"""Mixed support mail for the benchmarks: plain, HTML, Japanese (ISO-2022-JP, UTF-8), quoted
+replies, complaints and abuse, many customers writing more than once.
+
+Texts come from the public labeled sets in ../shared/data when present (airline complaints and
+abusive tweets), mixed with Japanese support lines; without that folder a built-in set is used.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+
+BUILTIN_EN = [
+    "My parcel has not arrived yet and tracking shows nothing. Could you check, please?",
+    "The blender broke after two days. I want the refund the warranty promises.",
+    "This is the third time I am writing about the same invoice error. Please fix it.",
+    "You are useless idiots and I am sick of your excuses.",
+    "If this is not fixed today you will regret it, I know where your office is.",
+    "Thanks for the quick help yesterday, everything works now.",
+    "I want the name of the agent who hung up on me and I want them fired.",
+]
+JA_OPEN = ["お世話になっております。", "突然のご連絡失礼します。", "いつも利用しています。", "すみません、",
+           "先日の件ですが、", "至急確認してください。", "こんにちは。", "何度も連絡していますが、"]
+JA_BODY = [
+    "{d}日に注文した{p}がまだ届きません。", "届いた{p}が壊れていました。交換をお願いします。",
+    "{p}の請求額が{n}円多いようです。", "注文番号{o}の配送状況を教えてください。",
+    "{p}の使い方がわかりません。", "返品の手続きについて教えていただけますか。",
+    "お前は本当に無能だな。上司を出せ。", "今すぐ土下座して謝りに来い。",
+    "対応しないならネットに担当者の名前を晒すぞ。", "{n}万円の慰謝料を払え。",
+    "昨日はご対応ありがとうございました。無事に解決しました。", "領収書を再発行してください。",
+    "{p}の色を変更したいです。", "解約の方法を教えてください。",
+]
+JA_CLOSE = ["よろしくお願いします。", "早めの対応をお願いします。", "", "ご確認ください。", "以上です。"]
+PRODUCTS = ["ブレンダー", "掃除機", "スマートウォッチ", "電気ケトル", "ヘッドホン", "炊飯器", "プリンター", "カメラ"]
+
+
+def _texts() -> list[str]:
+    texts: list[str] = []
+    for name, limit in (("airline_tweets/airline_tweets_negative_part1.jsonl", 1500),
+                        ("davidson/davidson_labeled_sample6000.jsonl", 800)):
+        path = DATA / name
+        if path.is_file():
+            with path.open(encoding="utf-8") as fh:
+                for i, line in enumerate(fh):
+                    if i >= limit:
+                        break
+                    texts.append(json.loads(line)["text"])
+    return texts or list(BUILTIN_EN)
+
+
+def corpus(count: int, *, seed: int = 7, customers: int = 400) -> list[bytes]:
+    """``count`` raw messages; the same seed gives the same mail."""
+    rng = random.Random(seed)
+    english = _texts()
+    start = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
+    out: list[bytes] = []
+    for n in range(count):
+        customer = rng.randrange(customers)
+        msg = EmailMessage()
+        msg["From"] = f"Customer {customer} <customer{customer}@example.org>"
+        msg["To"] = "support@example.com"
+        msg["Message-ID"] = f"<bench-{seed}-{n}@example.org>"
+        msg["Date"] = format_datetime(start + timedelta(seconds=37 * n))
+        shape = n % 10
+        if shape in (0, 1, 2):  # Japanese
+            text = _japanese(rng)
+            msg["Subject"] = f"ご注文 {1000 + customer} について"
+            msg.set_content(text, charset="iso-2022-jp" if shape == 0 else "utf-8")
+        elif shape == 3:  # HTML only
+            text = rng.choice(english)
+            msg["Subject"] = f"Order {1000 + customer}"
+            msg.set_content(f"<html><body><p>Hello,</p><p>{_html(text)}</p><p>Regards</p></body></html>", subtype="html")
+        elif shape == 4:  # a reply with quoted history
+            text = rng.choice(english)
+            msg["Subject"] = f"Re: Order {1000 + customer}"
+            msg["In-Reply-To"] = f"<bench-{seed}-{max(0, n - 5)}@example.org>"
+            quoted = "\n".join("> " + line for line in rng.choice(english).splitlines())
+            msg.set_content(f"{text}\n\nOn Mon, Support wrote:\n{quoted}\n")
+        else:  # plain, sometimes with text and HTML alternatives
+            text = " ".join(rng.choice(english) for _ in range(rng.randint(1, 3)))
+            msg["Subject"] = f"Order {1000 + customer}"
+            msg.set_content(text + "\n\n-- \nSent from my phone\n")
+            if shape == 9:
+                msg.add_alternative(f"<p>{_html(text)}</p>", subtype="html")
+        out.append(bytes(msg))
+    return out
+
+
+def _japanese(rng: random.Random) -> str:
+    body = rng.choice(JA_BODY).format(d=rng.randint(1, 28), p=rng.choice(PRODUCTS), n=rng.randint(2, 90) * 100,
+                                      o=rng.randint(100000, 999999))
+    return rng.choice(JA_OPEN) + body + rng.choice(JA_CLOSE)
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

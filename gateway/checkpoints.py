@@ -1,0 +1,127 @@
+"""Where each mailbox stopped, and which messages already have a verdict.
+
+A checkpoint is ``(UIDVALIDITY, last processed UID)`` per source and mailbox. It moves forward
+only after the effects of every message up to that UID are committed (verdict in the store,
+keywords on the server), so a crash at any moment means some messages are seen again, never
+that one is skipped. Seeing a message again is harmless: the ledger of verdicts, keyed by the
+message's id (its Message-ID, else a content hash), hands back the stored verdict instead of
+running the pipeline twice. When the server's UIDVALIDITY changes, the mailbox is rescanned
+from the start and the ledger keeps the rescan from repeating anything.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from gateway.store.db import Database, register_schema
+
+register_schema(
+    "checkpoints",
+    [
+        """
+        CREATE TABLE checkpoints (
+            source TEXT NOT NULL,
+            mailbox TEXT NOT NULL,
+            uidvalidity INTEGER NOT NULL,
+            last_uid INTEGER NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (source, mailbox)
+        );
+        CREATE TABLE verdicts (
+            message_id TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            verdict TEXT NOT NULL,
+            processed_at TEXT NOT NULL
+        )
+        """
+    ],
+)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    uidvalidity: int
+    last_uid: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the daemon needs to redo a message's mailbox effects without re-analysing it."""
+
+    categories: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    held: bool = False
+    quarantined: str = ""  # the reason, when the message could not be analysed
+
+    def to_json(self) -> dict[str, Any]:
+        return {"categories": list(self.categories), "tags": list(self.tags), "held": self.held,
+                "quarantined": self.quarantined}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Verdict":
+        return cls(tuple(data.get("categories", ())), tuple(data.get("tags", ())),
+                   bool(data.get("held", False)), str(data.get("quarantined", "")))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+class Checkpoints:
+    """Checkpoints per (source, mailbox) and the verdict ledger, in the gateway's SQLite store."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.migrate()
+
+    def get(self, source: str, mailbox: str) -> Checkpoint | None:
+        row = self.db.query_one(
+            "SELECT uidvalidity, last_uid FROM checkpoints WHERE source = ? AND mailbox = ?", (source, mailbox)
+        )
+        return Checkpoint(int(row["uidvalidity"]), int(row["last_uid"])) if row else None
+
+    def start(self, source: str, mailbox: str, uidvalidity: int) -> Checkpoint:
+        """The checkpoint to resume from; a new UIDVALIDITY (or none yet) starts over at UID 0."""
+        current = self.get(source, mailbox)
+        if current is not None and current.uidvalidity == uidvalidity:
+            return current
+        with self.db.tx() as conn:
+            conn.execute(
+                "INSERT INTO checkpoints(source, mailbox, uidvalidity, last_uid, updated_at) VALUES (?, ?, ?, 0, ?) "
+                "ON CONFLICT(source, mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = 0, "
+                "updated_at = excluded.updated_at",
+                (source, mailbox, uidvalidity, _now()),
+            )
+        return Checkpoint(uidvalidity, 0)
+
+    def advance(self, source: str, mailbox: str, uidvalidity: int, uid: int) -> None:
+        """Record that every message up to ``uid`` is done. Never moves backwards, and never
+        touches a checkpoint that belongs to another UIDVALIDITY."""
+        with self.db.tx() as conn:
+            conn.execute(
+                "UPDATE checkpoints SET last_uid = ?, updated_at = ? "
+                "WHERE source = ? AND mailbox = ? AND uidvalidity = ? AND last_uid < ?",
+                (uid, _now(), source, mailbox, uidvalidity, uid),
+            )
+
+    # -- the verdict ledger -----------------------------------------------------------------------
+
+    def verdict(self, message_id: str) -> Verdict | None:
+        row = self.db.query_one("SELECT verdict FROM verdicts WHERE message_id = ?", (message_id,))
+        return Verdict.from_json(json.loads(row["verdict"])) if row else None
+
+    def remember(self, message_id: str, source: str, verdict: Verdict) -> None:
+        """Keep the first verdict for a message id (a later copy reuses it)."""
+        with self.db.tx() as conn:
+            conn.execute(
+                "INSERT INTO verdicts(message_id, source, verdict, processed_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(message_id) DO NOTHING",
+                (message_id, source, json.dumps(verdict.to_json()), _now()),
+            )
+
+    def count_verdicts(self) -> int:
+        row = self.db.query_one("SELECT count(*) AS n FROM verdicts")
+        return int(row["n"]) if row else 0

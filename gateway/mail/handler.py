@@ -1,0 +1,107 @@
+"""One raw message in, one verdict out: ingest, the ledger, the pipeline, quarantine.
+
+Every mail source hands its raw bytes to ``MessageHandler.handle``. A message the ledger already
+knows (same Message-ID or content hash) gets its stored verdict back and the pipeline is not run
+again; a message ingest refuses, or one that breaks analysis, is quarantined with the reason and
+processing goes on. Store failures are not the message's fault: they propagate so the source
+retries the message later instead of quarantining it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from gateway.checkpoints import Checkpoints, Verdict
+from gateway.errors import IngestError, StoreError
+from gateway.metrics import SourceStats
+from gateway.model import Decision, Message
+from gateway.quarantine import Quarantine
+
+log = logging.getLogger(__name__)
+
+
+class ResultLike(Protocol):
+    message: Message
+    findings: list[Any]
+    decision: Decision
+
+
+ProcessFn = Callable[[Message], ResultLike]
+IngestFn = Callable[..., Message]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    message_id: str
+    verdict: Verdict
+    duplicate: bool = False
+
+
+def verdict_of(decision: Decision) -> Verdict:
+    return Verdict(tuple(decision.categories), tuple(decision.tags), bool(decision.held))
+
+
+class MessageHandler:
+    """Turns raw mail into verdicts, serialising calls into the pipeline (one writer)."""
+
+    def __init__(self, checkpoints: Checkpoints, quarantine: Quarantine, process: ProcessFn,
+                 ingest: IngestFn | None = None) -> None:
+        self.checkpoints = checkpoints
+        self.quarantine = quarantine
+        self.process = process
+        if ingest is None:
+            from gateway.ingest import ingest as real_ingest
+
+            ingest = real_ingest
+        self.ingest = ingest
+        #: held while a message is analysed; re-entrant so the pipeline wrapper may take it too
+        self.lock = threading.RLock()
+
+    def handle(self, raw: bytes, *, source: str, location: str, stats: SourceStats,
+               external: dict[str, Any] | None = None) -> Outcome:
+        """Analyse ``raw`` (or recall its verdict). ``location`` names where it lives (for the
+        quarantine record and logs), e.g. ``INBOX uid 42``."""
+        with self.lock:
+            try:
+                message = self.ingest(raw, source=source)
+            except IngestError as exc:
+                return self._quarantine(raw, source, location, f"unreadable message: {exc}", stats)
+            known = self.checkpoints.verdict(message.id)
+            if known is not None:
+                stats.duplicates += 1
+                return Outcome(message.id, known, duplicate=True)
+            if external:
+                message.external.update(external)
+            try:
+                result = self.process(message)
+            except (StoreError, sqlite3.OperationalError):
+                raise
+            except Exception as exc:  # a bug or a hostile message must not stop the mailbox
+                log.exception("analysis failed; message quarantined",
+                              extra={"source": source, "message_id": message.id, "reason": type(exc).__name__})
+                return self._quarantine(raw, source, location, f"analysis failed: {type(exc).__name__}: {exc}",
+                                        stats, message_id=message.id)
+            verdict = verdict_of(result.decision)
+            self.checkpoints.remember(message.id, source, verdict)
+            stats.processed += 1
+            return Outcome(message.id, verdict)
+
+    def _quarantine(self, raw: bytes | None, source: str, location: str, reason: str, stats: SourceStats,
+                    message_id: str = "", size: int | None = None) -> Outcome:
+        self.quarantine.record(source, location, raw, reason, size=size)
+        stats.failed += 1
+        log.warning("message quarantined", extra={"source": source, "reason": reason[:200],
+                                                   "message_id": message_id})
+        return Outcome(message_id, Verdict(quarantined=reason))
+
+    def quarantine_oversized(self, *, source: str, location: str, size: int, limit: int,
+                             stats: SourceStats) -> Outcome:
+        """A message too large to fetch is recorded (without its bytes) and flagged."""
+        with self.lock:
+            return self._quarantine(None, source, location, f"message of {size} bytes exceeds the {limit}-byte limit",
+                                    stats, size=size)

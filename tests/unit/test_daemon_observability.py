@@ -1,0 +1,106 @@
+"""Metrics, health routes, JSON logs, keywords and reply headers: numbers and names, never content."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from gateway.checkpoints import Verdict
+from gateway.logging import JsonFormatter, setup_logging
+from gateway.mail.keywords import keywords_for
+from gateway.mail.smtp import auto_reply_blocked, build_reply, reply_subject
+from gateway.metrics import Metrics
+from gateway.web.health import health_routes
+
+
+def test_metrics_are_prometheus_text_per_source() -> None:
+    metrics = Metrics()
+    stats = metrics.source("support", "INBOX")
+    stats.state, stats.processed, stats.failed, stats.lag = "idle", 41, 2, 3
+    metrics.pending_holds = lambda: 5
+    text = metrics.render()
+    assert 'hg_messages_processed_total{source="support",mailbox="INBOX"} 41' in text
+    assert 'hg_messages_failed_total{source="support",mailbox="INBOX"} 2' in text
+    assert 'hg_source_lag_messages{source="support",mailbox="INBOX"} 3' in text
+    assert 'hg_source_up{source="support",mailbox="INBOX"} 1' in text
+    assert "hg_holds_pending 5" in text
+    assert "# TYPE hg_messages_processed_total counter" in text
+
+
+def test_label_values_are_escaped() -> None:
+    metrics = Metrics()
+    metrics.source('we"ird', "INBOX\\x")
+    assert 'source="we\\"ird",mailbox="INBOX\\\\x"' in metrics.render()
+
+
+def test_healthz_reports_degraded_when_a_source_failed() -> None:
+    metrics = Metrics()
+    metrics.source("support", "INBOX").state = "idle"
+    client = TestClient(Starlette(routes=health_routes(metrics)))
+    assert client.get("/healthz").json()["status"] == "ok"
+    metrics.source("billing", "INBOX").state = "failed"
+    response = client.get("/healthz")
+    assert response.status_code == 503 and response.json()["status"] == "degraded"
+    assert client.get("/metrics").headers["content-type"].startswith("text/plain")
+
+
+def test_a_source_reconnecting_for_long_makes_health_degraded() -> None:
+    metrics = Metrics(started=1000.0)
+    stats = metrics.source("support", "INBOX")
+    stats.state, stats.last_success = "reconnecting", 1100.0
+    assert metrics.healthy(now=1200.0)  # a short outage is normal
+    assert not metrics.healthy(now=1100.0 + 301)
+
+
+def test_json_log_lines_carry_allowed_fields_only() -> None:
+    record = logging.LogRecord("gateway.x", logging.INFO, __file__, 1, "message handled", None, None)
+    record.source = "support"
+    record.uid = 7
+    record.text = "you are an idiot"  # a body must never reach the log, even if passed by mistake
+    record.subject = "secret subject"
+    line = json.loads(JsonFormatter().format(record))
+    assert line["msg"] == "message handled" and line["source"] == "support" and line["uid"] == 7
+    assert "text" not in line and "subject" not in line
+
+
+def test_setup_logging_writes_json_to_the_stream() -> None:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        setup_logging("INFO", stream)
+        logging.getLogger("gateway.test").info("hello", extra={"mailbox": "INBOX"})
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    assert json.loads(stream.getvalue().splitlines()[-1])["mailbox"] == "INBOX"
+
+
+def test_keywords_follow_design_names() -> None:
+    assert keywords_for(Verdict()) == {"$HGChecked"}
+    assert keywords_for(Verdict(categories=("threat",), tags=("hg_threat",), held=True)) == {
+        "$HGChecked", "$Harassment", "$HG_threat", "$HGHeld"}
+    assert keywords_for(Verdict(quarantined="unreadable")) == {"$HGQuarantined"}
+
+
+def test_reply_subject_and_threading_headers() -> None:
+    assert reply_subject("Order 12") == "Re: Order 12"
+    assert reply_subject("RE: Order 12") == "RE: Order 12"
+    assert reply_subject("Re：ご注文") == "Re：ご注文"
+    msg = build_reply(sender="support@example.com", to="ann@example.org", subject="Order", body="x",
+                      in_reply_to="c2@example.org", references="<c1@example.org>", key="draft:1")
+    assert msg["In-Reply-To"] == "<c2@example.org>"
+    assert msg["References"] == "<c1@example.org> <c2@example.org>"
+    again = build_reply(sender="support@example.com", to="ann@example.org", subject="Order", body="x",
+                        in_reply_to="c2@example.org", references="", key="draft:1")
+    assert msg["Message-ID"] == again["Message-ID"]  # stable per draft
+
+
+def test_rfc_3834_allows_an_ordinary_customer_message() -> None:
+    assert auto_reply_blocked({"auto-submitted": "no", "subject": "hi"}, "ann@example.org", ("support@example.com",)) == ""
+    assert auto_reply_blocked({}, "owner-list@example.org", ()) != ""
+    assert auto_reply_blocked({}, "list-request@example.org", ()) != ""
