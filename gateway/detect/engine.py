@@ -1,0 +1,171 @@
+"""The Detector: every phrase rule from ``rules/`` over one message's folded text.
+
+Speed comes from running only the patterns whose trigger words occur in the message (words every
+match must contain, derived from the template when the rules load), and only near those words.
+English triggers are looked up among the message's words; Japanese ones by the character pairs
+they start with. A message with a masked or stretched word (``f*ck``, ``kiiill``) runs every English
+pattern over the whole text, since its words cannot be read. ``detect_exhaustive`` is the reference.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from gateway.detect.fuzzy import build_rewrites
+from gateway.detect.lexicon import Lexicon, load_lexicon
+from gateway.detect.normalize import Normalizer, words_of
+from gateway.detect.rules import Context, PhraseRule
+from gateway.model import Finding, Message
+
+_WINDOW = 160  # characters searched on each side of a trigger word
+
+
+def _key(trigger: str) -> str:
+    """Index key of a trigger: ``w:word`` for a whole word, ``p:abcd`` for a stem's first four letters."""
+    return trigger if trigger.startswith("w:") else "p:" + trigger[2:6]
+
+
+def _message_keys(words: set[str]) -> set[str]:
+    keys = {"w:" + w for w in words}
+    keys.update(["w:" + w[:-1] for w in words if w.endswith("s")])
+    keys.update(["w:" + w[:-2] for w in words if w.endswith("es")])
+    keys.update(["p:" + w[:4] for w in words])
+    return keys
+
+
+_STRETCHED = re.compile(r"([a-z])\1\1")
+
+
+class Detector:
+    """Finds harassment categories in a message, with evidence in the original text."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+        self.settings = lexicon.settings
+        vocab = frozenset(w for (lang, _), s in lexicon.slots.items() if lang == "en" for w in s.terms)
+        self.normalizer = Normalizer(vocabulary=vocab, rewrites=build_rewrites(lexicon))
+        self.rules: list[PhraseRule] = [PhraseRule.from_spec(spec) for spec in lexicon.rules]
+        self._en_index: dict[str, list[tuple[int, int]]] = {}
+        self._ja_index: dict[str, list[tuple[str, int, int]]] = {}
+        self._en_all: list[tuple[int, int]] = []
+        self._requires: dict[tuple[int, int], tuple[frozenset[str], ...]] = {}
+        for i, spec in enumerate(lexicon.rules):
+            for j, needs in enumerate(spec.requires):
+                if needs:
+                    conv = (lambda t: _key(t)) if spec.lang == "en" else (lambda t: t)
+                    self._requires[(i, j)] = tuple(frozenset(conv(t) for t in need) for need in needs)
+            for j, triggers in enumerate(spec.triggers):
+                if spec.lang == "en":
+                    self._en_all.append((i, j))
+                    for t in triggers:
+                        self._en_index.setdefault(_key(t), []).append((i, j))
+                else:
+                    for t in triggers:
+                        self._ja_index.setdefault(t[:2], []).append((t, i, j))
+        self._en_keys = frozenset(self._en_index)
+        self._ja_keys = frozenset(self._ja_index)
+
+    @classmethod
+    def load(cls, rules_dir: Path | None = None) -> "Detector":
+        """Load and validate ``rules_dir`` (the shipped rules/ by default)."""
+        if rules_dir is None:
+            from gateway.resources import rules_dir as default_rules_dir
+
+            rules_dir = default_rules_dir()
+        return cls(load_lexicon(Path(rules_dir)))
+
+    def _candidates(self, text: str) -> dict[int, dict[int, set[str]]]:
+        """Rule index -> {pattern index -> the trigger keys that made it worth running}."""
+        chosen: dict[int, dict[int, set[str]]] = {}
+        if "*" in text or _STRETCHED.search(text):
+            for i, j in self._en_all:
+                chosen.setdefault(i, {}).setdefault(j, set()).add("")
+        else:
+            keys = _message_keys(set(words_of(text)))
+            requires = self._requires
+            for key in keys & self._en_keys:
+                for i, j in self._en_index[key]:
+                    needs = requires.get((i, j))
+                    if needs and not all(keys.intersection(n) for n in needs):
+                        continue
+                    chosen.setdefault(i, {}).setdefault(j, set()).add(key)
+        if not text.isascii():
+            pairs = {text[k:k + 2] for k in range(len(text) - 1)}
+            singles = set(text)
+            for key in (pairs & self._ja_keys) | (singles & self._ja_keys):
+                for trig, i, j in self._ja_index[key]:
+                    needs = self._requires.get((i, j))
+                    if needs and not all(any(w in text for w in n) for n in needs):
+                        continue
+                    if trig in text:
+                        chosen.setdefault(i, {}).setdefault(j, set()).add("=" + trig)
+        return chosen
+
+    @staticmethod
+    def _windows(text: str, keys: set[str]) -> "list[tuple[int, int]] | None":
+        """Spans of ``text`` around the trigger words, or None to scan the whole text.
+
+        A match holds one of its triggers, and no pattern spans more than a few words on either
+        side of it, so searching near the triggers finds every match a full scan would.
+        """
+        n = len(text)
+        if n <= 2 * _WINDOW:
+            return None
+        spots: list[int] = []
+        for key in keys:
+            needle = key[1:] if key.startswith("=") else key[2:]
+            if len(needle) < 2:
+                return None
+            pos = text.find(needle)
+            if pos < 0:
+                return None  # stretched letters: the folded word differs from its key
+            while pos >= 0:
+                spots.append(pos)
+                if len(spots) > 64:
+                    return None
+                pos = text.find(needle, pos + 1)
+        spots.sort()
+        windows: list[tuple[int, int]] = []
+        for p in spots:
+            a, b = max(0, p - _WINDOW), min(n, p + _WINDOW)
+            if windows and a <= windows[-1][1]:
+                windows[-1] = (windows[-1][0], b)
+            else:
+                windows.append((a, b))
+        return windows
+
+    def detect(self, message: Message) -> list[Finding]:
+        """Findings for ``message`` (never persistent/duplicate contact: that is the contact stage)."""
+        norm = self.normalizer.normalize(message.text)
+        ctx = Context(message, norm, self.settings)
+        findings: list[Finding] = []
+        text = norm.text
+        for i, patterns in sorted(self._candidates(text).items()):
+            which = {j: self._windows(text, keys) for j, keys in patterns.items()}
+            findings.extend(self.rules[i].check(message, ctx, which))
+        return findings
+
+    def detect_exhaustive(self, message: Message) -> list[Finding]:
+        """Every pattern over the whole text, without trigger selection: slow, the reference the
+        fast path must agree with (used by tests and by rule authors)."""
+        norm = self.normalizer.normalize(message.text)
+        ctx = Context(message, norm, self.settings)
+        findings: list[Finding] = []
+        for rule in self.rules:
+            findings.extend(rule.check(message, ctx, None))
+        return findings
+
+    def explain(self, message: Message) -> tuple[list[Finding], list[str]]:
+        """Findings plus the rules that matched but were scored below threshold (hits and misses)."""
+        norm = self.normalizer.normalize(message.text)
+        ctx = Context(message, norm, self.settings)
+        findings: list[Finding] = []
+        text = norm.text
+        for i, patterns in sorted(self._candidates(text).items()):
+            which = {j: self._windows(text, keys) for j, keys in patterns.items()}
+            findings.extend(self.rules[i].check(message, ctx, which))
+        return findings, ctx.checked
+
+
+__all__ = ["Detector"]

@@ -1,0 +1,308 @@
+"""Text normalization that defeats evasion, with a map back to the original offsets.
+
+Detection reads a folded copy of the message: NFKC (full-width to half-width), lower case,
+zero-width and bidi characters dropped, homoglyphs and Latin diacritics folded, katakana folded to
+hiragana, leetspeak inside words (``1d10t``), single letters spread out with spaces or dots
+(``i d i o t``, ``s.t.u.p.i.d``) joined, and symbols or spaces interleaved between Japanese
+characters (``死・ね``, ``バ　カ``) removed. Masking symbols (``f*ck``) and stretched letters
+(``stuuupid``) are left in place: the lexicon's compiled patterns tolerate them.
+
+Every character of the folded text remembers the span of original text it came from, so a match
+in the folded text maps back to ``original[start:end]`` exactly.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable, Iterable
+
+#: Characters that carry no visible content and are used to split words invisibly.
+_INVISIBLE = {
+    0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x200B, 0x200C, 0x200D,
+    0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2060, 0x2061, 0x2062, 0x2063,
+    0x2064, 0x2066, 0x2067, 0x2068, 0x2069, 0x206A, 0x206B, 0x206C, 0x206D, 0x206E, 0x206F,
+    0x3164, 0xFEFF, 0xFFA0,
+}
+_INVISIBLE.update(range(0xFE00, 0xFE10))  # variation selectors
+
+#: Letters from other scripts that look like Latin ones (Cyrillic, Greek, a few symbols).
+_HOMOGLYPHS = {
+    "а": "a", "в": "b", "с": "c", "е": "e", "ё": "e", "һ": "h", "і": "i", "ї": "i", "ј": "j",
+    "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "ѕ": "s", "т": "t", "у": "y", "х": "x",
+    "ԁ": "d", "ԛ": "q", "ԝ": "w", "ɡ": "g", "ɑ": "a", "ı": "i", "ɩ": "i", "ʟ": "l",
+    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+    "τ": "t", "υ": "u", "χ": "x", "ω": "w", "ϲ": "c", "ѡ": "w",
+    "’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'", "“": '"', "”": '"', "„": '"', "«": '"',
+    "»": '"', "〝": '"', "〟": '"', "＂": '"',
+}
+
+#: Leetspeak digits and symbols read as letters when they sit inside a word.
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b",
+                       "9": "g", "@": "a", "$": "s", "!": "i", "|": "l", "€": "e", "+": "t"})
+_LEET_CHARS = "0134578@$!|+"
+
+_KATA_START, _KATA_END = 0x30A1, 0x30F6
+
+
+@lru_cache(maxsize=65536)
+def fold_char(ch: str) -> str:
+    """Fold one original character to zero or more normalized characters."""
+    cp = ord(ch)
+    if cp in _INVISIBLE or unicodedata.category(ch) == "Cf":
+        return ""
+    out = unicodedata.normalize("NFKC", ch).lower()
+    folded = []
+    for c in out:
+        c = _HOMOGLYPHS.get(c, c)
+        o = ord(c)
+        if _KATA_START <= o <= _KATA_END:
+            c = chr(o - 0x60)
+        elif 0x00C0 <= o < 0x0250:  # Latin with diacritics: keep the base letter
+            c = "".join(x for x in unicodedata.normalize("NFKD", c) if not unicodedata.combining(x))
+        elif unicodedata.combining(c) and o not in (0x3099, 0x309A):
+            c = ""
+        folded.append(c)
+    return "".join(folded)
+
+
+def is_japanese_char(ch: str) -> bool:
+    """Kana, kanji and the prolonged-sound mark."""
+    o = ord(ch)
+    return (0x3040 <= o <= 0x30FF) or (0x4E00 <= o <= 0x9FFF) or (0x3400 <= o <= 0x4DBF) or o == 0x3005
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """The folded text and, per folded character, the original span it came from.
+
+    ``starts``/``ends`` are ``None`` when the folding kept every offset (the common case), so the
+    identity map costs nothing.
+    """
+
+    original: str
+    text: str
+    starts: list[int] | None = None
+    ends: list[int] | None = None
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Original ``(start, end)`` covering folded ``text[start:end]``."""
+        if self.starts is None or self.ends is None:
+            return start, end
+        if end <= start:
+            pos = self.starts[start] if start < len(self.starts) else len(self.original)
+            return pos, pos
+        return self.starts[start], self.ends[end - 1]
+
+
+class _Builder:
+    """Accumulates folded pieces with their original spans."""
+
+    __slots__ = ("parts", "starts", "ends")
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def add(self, piece: str, start: int, end: int) -> None:
+        if not piece:
+            return
+        self.parts.append(piece)
+        self.starts.extend([start] * len(piece))
+        self.ends.extend([end] * len(piece))
+
+    def add_mapped(self, piece: str, starts: list[int], ends: list[int]) -> None:
+        self.parts.append(piece)
+        self.starts.extend(starts)
+        self.ends.extend(ends)
+
+
+def _build_tables() -> tuple[dict[int, str], "re.Pattern[str]"]:
+    """A 1:1 translate table for characters that fold to one other character, and a pattern
+    for those that fold to zero or several (handled one by one, with offsets)."""
+    table: dict[int, str] = {}
+    special: list[str] = []
+    for lo, hi in ((0x80, 0x3100), (0xF900, 0xFB00), (0xFE00, 0x10000)):
+        for cp in range(lo, hi):
+            ch = chr(cp)
+            if 0xD800 <= cp <= 0xDFFF:
+                continue
+            folded = fold_char(ch)
+            if len(folded) != 1 or folded in ("\u3099", "\u309a"):
+                special.append(ch)
+            elif folded != ch:
+                table[cp] = folded
+    for cp in range(ord("A"), ord("Z") + 1):
+        table[cp] = chr(cp + 32)
+    return table, re.compile("[" + "".join(re.escape(c) for c in special) + "]")
+
+
+_TABLE, _SPECIAL = _build_tables()
+
+
+def _fold_chars(text: str) -> Normalized:
+    if text.isascii():
+        return Normalized(text, text.lower())
+    if not _SPECIAL.search(text):
+        return Normalized(text, text.translate(_TABLE))
+    pieces = [fold_char(c) for c in text]
+    joined = "".join(pieces)
+    if all(len(p) == 1 for p in pieces) and "\u3099" not in joined and "\u309a" not in joined:
+        return Normalized(text, joined)
+    b = _Builder()
+    for i, p in enumerate(pieces):
+        if p in ("\u3099", "\u309a") and b.parts:
+            prev = b.parts[-1]
+            composed = unicodedata.normalize("NFC", prev[-1] + p)
+            if len(composed) == 1:
+                b.parts[-1] = prev[:-1] + composed
+                b.ends[-1] = i + 1
+                continue
+        b.add(p, i, i + 1)
+    return Normalized(text, "".join(b.parts), b.starts, b.ends)
+
+
+def _rewrite(norm: Normalized, pattern: re.Pattern[str],
+             replace: Callable[[re.Match[str]], "Iterable[tuple[str, int, int]] | str | None"]) -> Normalized:
+    """Rewrite matches of ``pattern`` in ``norm.text``, composing the offset maps.
+
+    ``replace`` returns ``None`` to keep a match, a same-length string, or a list of
+    ``(piece, folded_start, folded_end)`` where each piece maps to that folded span.
+    """
+    text = norm.text
+    matches = list(pattern.finditer(text))
+    if not matches:
+        return norm
+    starts = norm.starts if norm.starts is not None else list(range(len(text)))
+    ends = norm.ends if norm.ends is not None else list(range(1, len(text) + 1))
+    b = _Builder()
+    pos = 0
+    changed_length = False
+    for m in matches:
+        rep = replace(m)
+        if rep is None:
+            continue
+        b.add_mapped(text[pos:m.start()], starts[pos:m.start()], ends[pos:m.start()])
+        if isinstance(rep, str):
+            b.add_mapped(rep, starts[m.start():m.end()], ends[m.start():m.end()])
+            changed_length |= len(rep) != m.end() - m.start()
+        else:
+            for piece, s, e in rep:
+                if e <= s:
+                    continue
+                b.add(piece, starts[s], ends[e - 1])
+            changed_length = True
+        pos = m.end()
+    b.add_mapped(text[pos:], starts[pos:], ends[pos:])
+    new_text = "".join(b.parts)
+    if norm.starts is None and not changed_length:
+        return Normalized(norm.original, new_text)
+    return Normalized(norm.original, new_text, b.starts, b.ends)
+
+
+# "i d i o t", "s.t.u.p.i.d", "k-i-l-l": three or more single letters with one separator each.
+_SPACED = re.compile(r"(?<![\w*'])(?:[a-z](?:[ .\-_*,]|\. )){2,}[a-z](?![\w*])")
+# Leetspeak inside a word: between letters, or leading a word of letters.
+_LEET_INNER = re.compile(r"(?<=[a-z*])[0134578@$!|+]+(?=[a-z*])")
+_LEET_LEAD = re.compile(r"(?<![\w*@$])[0134@$](?=[a-z*]{2,})")
+_LEET_TAIL = re.compile(r"(?<=[a-z]{2})\$+|(?<=[a-z]{3})[0137](?![\w*])")
+_MASK_INNER = re.compile(r"(?<=[a-z])[#%]+(?=[a-z])")
+# Symbols and spaces interleaved between Japanese characters; the long-vowel mark is dropped too.
+_JA_GAP = re.compile(
+    r"(?<=[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff々])"
+    r"(?:[\sー〜~・*＊.\-_/|\\♪☆★♡♥◯○●×]|(?<=[\u3040-\u309f])[ぁぃぅぇぉっ](?=[ぁぃぅぇぉっ]*[\u3040-\u309f\u4e00-\u9fff]))+"
+    r"(?=[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff々])"
+)
+_WORD = re.compile(r"[a-z*]+")
+_LEET_ANY = re.compile(r"[a-z*][0134578@$!|+#%]|[0134@$][a-z*]")
+_NON_LETTER = {c: " " for c in range(128) if not (97 <= c <= 122 or c == 42)}
+
+
+def words_of(text: str) -> list[str]:
+    """The words of folded text (letters and masking stars), quickly."""
+    if text.isascii():
+        return text.translate(_NON_LETTER).split()
+    return _WORD.findall(text)
+
+
+def _has_spaced_letters(words: list[str]) -> bool:
+    run = 0
+    for w in words:
+        if len(w) == 1:
+            run += 1
+            if run >= 3:
+                return True
+        else:
+            run = 0
+    return False
+
+
+class Normalizer:
+    """Folds text for matching. ``vocabulary`` names words the spaced-letter joiner may split
+    off a leading ``i``/``a`` from (``I h a t e`` -> ``i hate``); ``rewrites`` maps whole folded
+    words to their reading (misspellings and run-together words), built by the lexicon."""
+
+    def __init__(self, vocabulary: frozenset[str] = frozenset(),
+                 rewrites: dict[str, str] | None = None) -> None:
+        self.vocabulary = vocabulary
+        self.rewrites = rewrites or {}
+        self._rewrite_keys = frozenset(self.rewrites)
+
+    def __call__(self, text: str) -> Normalized:
+        return self.normalize(text)
+
+    def normalize(self, text: str) -> Normalized:
+        norm = _fold_chars(text)
+        t = norm.text
+        if not t.isascii():
+            norm = _rewrite(norm, _JA_GAP, lambda m: [])
+            t = norm.text
+        if _LEET_ANY.search(t):
+            norm = _rewrite(norm, _MASK_INNER, lambda m: "*" * len(m.group()))
+            norm = _rewrite(norm, _LEET_INNER, lambda m: m.group().translate(_LEET))
+            norm = _rewrite(norm, _LEET_LEAD, lambda m: m.group().translate(_LEET))
+            norm = _rewrite(norm, _LEET_TAIL, lambda m: m.group().translate(_LEET))
+        words = words_of(norm.text)
+        if _has_spaced_letters(words):
+            norm = _rewrite(norm, _SPACED, self._join_spaced)
+            words = words_of(norm.text)
+        if self.rewrites:
+            hits = self._rewrite_keys.intersection(words)
+            if hits:
+                norm = _rewrite(norm, _WORD, lambda m: self._respell(m, hits))
+        return norm
+
+    def _join_spaced(self, m: re.Match[str]) -> list[tuple[str, int, int]]:
+        base = m.start()
+        letters = [(c, base + i) for i, c in enumerate(m.group()) if c.isalpha()]
+        word = "".join(c for c, _ in letters)
+        pieces = [(c, i, i + 1) for c, i in letters]
+        if word[0] in "ia" and word not in self.vocabulary and word[1:] in self.vocabulary:
+            first = letters[0][1]
+            pieces.insert(1, (" ", first + 1, first + 2))
+        return pieces
+
+    def _respell(self, m: re.Match[str], hits: set[str]) -> "list[tuple[str, int, int]] | None":
+        word = m.group()
+        if word not in hits:
+            return None
+        reading = self.rewrites[word]
+        # The whole reading maps to the whole misspelled word.
+        s, e = m.start(), m.end()
+        if " " not in reading:
+            return [(reading, s, e)]
+        left, right = reading.split(" ", 1)
+        # A run-together pair: split where the original text splits.
+        cut = s + len(left)
+        return [(left, s, cut), (" ", cut - 1, cut), (right, cut, e)]
+
+
+_DEFAULT = Normalizer()
+
+
+def normalize(text: str) -> Normalized:
+    """Fold ``text`` with no lexicon knowledge (see :class:`Normalizer` for the full version)."""
+    return _DEFAULT.normalize(text)

@@ -1,0 +1,110 @@
+"""The rule object: a named phrase rule from a lexicon file, checked against one message."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from gateway.detect import context as C
+from gateway.detect.lexicon import RuleSpec, Settings
+from gateway.detect.normalize import Normalized
+from gateway.model import Evidence, Finding, Message, Severity
+
+
+@dataclass
+class Context:
+    """What every rule sees for one message: the folded text and the thresholds."""
+
+    message: Message
+    norm: Normalized
+    settings: Settings
+    checked: list[str] = field(default_factory=list)  # rules that ran and did not fire
+
+
+@dataclass(frozen=True)
+class PhraseRule:
+    """A phrase rule: any of its patterns in the folded text, scored down by its contexts."""
+
+    name: str
+    category: str
+    severity: Severity
+    lang: str
+    note: str
+    score: float
+    patterns: tuple[re.Pattern[str], ...]
+    contexts: frozenset[str]
+
+    @classmethod
+    def from_spec(cls, spec: RuleSpec) -> "PhraseRule":
+        return cls(spec.name, spec.category, spec.severity, spec.lang, spec.note, spec.score,
+                   tuple(re.compile(p) for p in spec.patterns), spec.context)
+
+    def check(self, message: Message, ctx: Context,
+              which: "dict[int, list[tuple[int, int]] | None] | None" = None) -> list[Finding]:
+        """One Finding with every passage that scores at or above the category's threshold.
+
+        ``which`` limits the patterns tried to those the engine found worth running, each with
+        the spans of text to search (None: all of it)."""
+        text = ctx.norm.text
+        threshold = ctx.settings.threshold(self.category)
+        evidence: list[Evidence] = []
+        best = 0.0
+        notes: set[str] = set()
+        lowered: set[str] = set()
+        for j, rx in enumerate(self.patterns):
+            if which is not None and j not in which:
+                continue
+            for m in _matches(rx, text, None if which is None else which[j]):
+                s, e = m.start(), m.end()
+                score = self.score
+                applied = []
+                for kind in self.contexts:
+                    if C.CHECKS[kind](text, s, e, self.lang):
+                        score *= ctx.settings.factors.get(kind, 1.0)
+                        applied.append(kind)
+                if score < threshold:
+                    lowered.update(applied)
+                    continue
+                notes.update(applied)
+                os_, oe = ctx.norm.span(s, e)
+                orig = message.text[os_:oe]
+                if any(e.start <= os_ and oe <= e.end for e in evidence):
+                    best = max(best, score)
+                    continue
+                evidence = [e for e in evidence if not (os_ <= e.start and e.end <= oe)]
+                evidence.append(Evidence(os_, oe, orig))
+                best = max(best, score)
+        if not evidence:
+            if lowered:
+                ctx.checked.append(f"{self.name} (matched, but {', '.join(C.EXPLAIN[k] for k in sorted(lowered))})")
+            return []
+        evidence.sort(key=lambda e: e.start)
+        quoted = "; ".join(f"\u201c{e.text}\u201d" for e in evidence[:3])
+        reason = f"{self.note}: {quoted}"
+        if notes:
+            reason += f" (score lowered: {', '.join(C.EXPLAIN[k] for k in sorted(notes))})"
+        return [Finding(category=self.category, severity=self.severity, score=round(best, 4),
+                        evidence=evidence, rule=self.name, reason=reason,
+                        details={"lang": self.lang})]
+
+
+def _matches(rx: "re.Pattern[str]", text: str, windows: "list[tuple[int, int]] | None"):  # type: ignore[no-untyped-def]
+    """Matches of ``rx`` in ``text``, searching only ``windows`` when given.
+
+    A match that reaches a window's end is checked again against the whole text, since the end
+    of a window looks like the end of the text to lookaheads and ``$``.
+    """
+    if windows is None:
+        yield from rx.finditer(text)
+        return
+    seen: set[tuple[int, int]] = set()
+    for a, b in windows:
+        for m in rx.finditer(text, a, b):
+            if m.end() >= b and b < len(text):
+                m = rx.match(text, m.start())
+                if m is None:
+                    continue
+            key = (m.start(), m.end())
+            if key not in seen:
+                seen.add(key)
+                yield m
