@@ -1,0 +1,94 @@
+"""Sliding rate windows: how many messages a customer (or a thread) sent within 1 hour, 24 hours,
+7 days *before and including* a given message.
+
+Computed from message timestamps only, never the wall clock, so a replay or a backfill gives the
+answers live processing gave. Ties are broken by message id: a message counts the messages whose
+``(received_at, id)`` sorts before its own, plus itself. A message exactly ``within`` older than
+the new one is outside the window (the window is ``(t - within, t]``).
+
+With a ``burst`` gap set, messages that follow the previous one within that gap are one contact
+(a complaint split over several short messages, a forgotten attachment sent a minute later): the
+window counts contacts, and ``messages`` keeps the raw number.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from gateway.contact.settings import RateWindow
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """A message reduced to what a window needs."""
+
+    received_us: int  # microseconds since the epoch
+    id: str
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return (self.received_us, self.id)
+
+
+@dataclass(frozen=True)
+class WindowCount:
+    """One window's count at one message, with the earlier messages it counted."""
+
+    window: RateWindow
+    count: int  # contacts, counting the message itself (= messages when no burst gap is set)
+    related: list[str] = field(default_factory=list)  # ids of the earlier messages in the window
+    messages: int = 0  # messages in the window, counting the message itself
+
+    @property
+    def breached(self) -> bool:
+        return self.count > self.window.limit
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "window": self.window.name,
+            "scope": self.window.scope,
+            "within_seconds": int(self.window.within.total_seconds()),
+            "count": self.count,
+            "messages": self.messages or self.count,
+            "limit": self.window.limit,
+            "breached": self.breached,
+        }
+
+
+def earlier_in_window(history: Sequence[Stamp], at: Stamp, window: RateWindow) -> list[Stamp]:
+    """The messages of ``history`` (sorted by key) inside ``window`` that come before ``at``."""
+    start = at.received_us - int(window.within.total_seconds() * 1_000_000)
+    keys = [h.key for h in history]
+    lo = bisect.bisect_right(keys, (start, "\U0010ffff"))  # strictly after start
+    hi = bisect.bisect_left(keys, at.key)  # strictly before the message itself
+    return [h for h in history[lo:hi] if h.id != at.id]
+
+
+def contacts(stamps: Sequence[Stamp], burst_us: int) -> int:
+    """How many contacts a sorted run of messages is: a message within ``burst_us`` of the one
+    before it continues that contact. ``burst_us == 0`` counts every message."""
+    if burst_us <= 0:
+        return len(stamps)
+    return sum(1 for i, s in enumerate(stamps) if i == 0 or s.received_us - stamps[i - 1].received_us > burst_us)
+
+
+def count_windows(
+    windows: Sequence[RateWindow],
+    at: Stamp,
+    customer_history: Sequence[Stamp],
+    thread_history: Sequence[Stamp],
+    burst: timedelta = timedelta(0),
+) -> list[WindowCount]:
+    """Every configured window's count at message ``at``. Histories must be sorted by key and may
+    contain ``at`` itself (it is counted once either way)."""
+    burst_us = int(burst.total_seconds() * 1_000_000)
+    out: list[WindowCount] = []
+    for window in windows:
+        history = customer_history if window.scope == "customer" else thread_history
+        inside = earlier_in_window(history, at, window)
+        run = [*inside, at]
+        out.append(WindowCount(window, contacts(run, burst_us), [h.id for h in inside], len(run)))
+    return out

@@ -1,0 +1,582 @@
+"""The message store: what the contact stage remembers about every customer message.
+
+Per message: id, source, customer key, thread key, received time, language, fingerprints (an
+exact-repeat hash and LSH band keys), and the findings recorded for it. The text itself is kept
+only while the retention period allows: :meth:`purge_text` deletes it, fingerprints and findings
+stay, so rate windows, finding counts and the campaign index still work on old history.
+
+Customer identity: each message keeps the key it arrived with; ``customer_links`` maps keys to
+one canonical key (a union-find flattened into a table), so linking two keys merges their
+histories at once without rewriting messages.
+
+Two implementations share the :class:`MessageStore` protocol: :class:`SqliteMessageStore` here
+and ``gateway.store.memory.MemoryMessageStore`` for ``classify --stateful`` without ``--db``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from gateway.errors import StoreError
+from gateway.model import Finding, Message
+from gateway.store.db import Database, register_schema
+
+register_schema(
+    "messages",
+    [
+        """
+        CREATE TABLE messages (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            source TEXT NOT NULL DEFAULT '',
+            customer TEXT NOT NULL,
+            thread TEXT NOT NULL DEFAULT '',
+            received_at TEXT NOT NULL,
+            received_us INTEGER NOT NULL,
+            lang TEXT NOT NULL DEFAULT '',
+            subject TEXT,
+            text TEXT,
+            text_purged_at TEXT,
+            content_hash TEXT NOT NULL DEFAULT '',
+            bands BLOB,
+            findings TEXT NOT NULL DEFAULT '[]',
+            recorded_at TEXT NOT NULL
+        );
+        CREATE INDEX messages_by_customer ON messages(customer, received_us);
+        CREATE INDEX messages_by_thread ON messages(thread, received_us);
+        CREATE INDEX messages_by_received ON messages(received_us);
+        CREATE TABLE message_findings (
+            message_seq INTEGER NOT NULL REFERENCES messages(seq),
+            category TEXT NOT NULL,
+            PRIMARY KEY (message_seq, category)
+        ) WITHOUT ROWID;
+        CREATE TABLE customer_links (
+            key TEXT PRIMARY KEY,
+            canonical TEXT NOT NULL,
+            linked_at TEXT NOT NULL
+        );
+        CREATE INDEX customer_links_by_canonical ON customer_links(canonical)
+        """
+    ],
+)
+
+
+def to_utc(moment: datetime) -> datetime:
+    """Timezone-aware UTC; a naive datetime is taken to be UTC already."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def to_us(moment: datetime) -> int:
+    """Microseconds since the epoch: exact integer arithmetic for windows (no float drift)."""
+    delta = to_utc(moment) - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_us(received_us: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=received_us)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+@dataclass
+class StoredMessage:
+    """A message as the store remembers it. ``text`` is None once retention purged it."""
+
+    seq: int
+    id: str
+    source: str
+    customer: str  # the key it arrived with (resolve_customer gives the canonical one)
+    thread: str
+    received_at: datetime
+    lang: str
+    subject: str | None
+    text: str | None
+    content_hash: str
+    bands: bytes | None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def received_us(self) -> int:
+        return to_us(self.received_at)
+
+    @property
+    def categories(self) -> list[str]:
+        return sorted({f.category for f in self.findings})
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """The little a campaign check needs of a stored message (no findings to parse)."""
+
+    seq: int
+    id: str
+    customer: str
+    received_us: int
+    text: str | None
+    content_hash: str = ""
+
+    @property
+    def received_at(self) -> datetime:
+        return from_us(self.received_us)
+
+
+@dataclass(frozen=True)
+class Fingerprints:
+    """What the contact stage computed to compare a message later: see gateway.contact.fingerprint."""
+
+    content_hash: str = ""
+    bands: bytes | None = None
+
+
+@runtime_checkable
+class MessageStore(Protocol):
+    """The contact history behind a small interface, so a server database can replace SQLite."""
+
+    def record(self, message: Message, findings: list[Finding], fingerprints: Fingerprints = Fingerprints()) -> int | None:
+        """Store a message and its findings. Returns the new row's sequence number, or None when
+        the id was already stored (its findings are then replaced; nothing else changes)."""
+        ...
+
+    def has(self, message_id: str) -> bool: ...
+
+    def get(self, message_id: str) -> StoredMessage | None: ...
+
+    def by_seq(self, seqs: Iterable[int]) -> list[StoredMessage]: ...
+
+    def candidates(self, seqs: Iterable[int]) -> list[Candidate]:
+        """Id, customer, time and text of the messages with these sequence numbers."""
+        ...
+
+    def customer_messages(
+        self, customer: str, since: datetime | None = None, until: datetime | None = None
+    ) -> list[StoredMessage]:
+        """Every message of the customer (all linked keys), oldest first, within [since, until]."""
+        ...
+
+    def thread_messages(self, thread: str, since: datetime | None = None, until: datetime | None = None) -> list[StoredMessage]: ...
+
+    def recent(self, *, customer: str = "", thread: str = "", since: datetime, until: datetime) -> list[Candidate]:
+        """The customer's (all linked keys) or the thread's messages in [since, until], oldest
+        first, without findings: what windows and duplicate checks read for every message."""
+        ...
+
+    def link_customers(self, a: str, b: str) -> str:
+        """Merge the customers of keys ``a`` and ``b``; returns the canonical key (``a``'s)."""
+        ...
+
+    def resolve_customer(self, key: str) -> str: ...
+
+    def customer_keys(self, key: str) -> list[str]:
+        """All keys linked with ``key`` (including it and the canonical key), sorted."""
+        ...
+
+    def purge_text(self, older_than: datetime) -> int:
+        """Delete text and subject of messages received before ``older_than``; returns how many."""
+        ...
+
+    def finding_counts(self, customer: str, exclude_id: str | None = None) -> dict[str, int]: ...
+
+    def count(self) -> int: ...
+
+    def customer_stats(self, customer: str, exclude_id: str | None = None) -> tuple[int, StoredMessage | None]:
+        """How many messages the customer sent (all linked keys) and the latest one."""
+        ...
+
+    def iter_bands(self, chunk: int = 65536) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(seqs int64[n], band keys uint32[n, bands])`` chunks for rebuilding the LSH index."""
+        ...
+
+    def customers(self) -> list[str]:
+        """Canonical keys of every customer with stored messages or links."""
+        ...
+
+
+def _findings_json(findings: list[Finding]) -> str:
+    return json.dumps([f.to_json() for f in findings], ensure_ascii=False, sort_keys=True)
+
+
+class SqliteMessageStore:
+    """:class:`MessageStore` on the gateway's SQLite file. One writer (through ``Database.tx``),
+    any number of readers in other processes (WAL)."""
+
+    _COLUMNS = "seq, id, source, customer, thread, received_at, lang, subject, text, content_hash, bands, findings"
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.migrate()
+
+    # -- writing --------------------------------------------------------------------------------
+    def record(self, message: Message, findings: list[Finding], fingerprints: Fingerprints = Fingerprints()) -> int | None:
+        if not message.id:
+            raise StoreError("cannot record a message without an id")
+        received = to_utc(message.received_at or datetime.now(timezone.utc))
+        categories = sorted({f.category for f in findings})
+        try:
+            with self.db.tx() as conn:
+                row = conn.execute("SELECT seq FROM messages WHERE id = ?", (message.id,)).fetchone()
+                if row is not None:
+                    conn.execute("UPDATE messages SET findings = ? WHERE seq = ?", (_findings_json(findings), row[0]))
+                    conn.execute("DELETE FROM message_findings WHERE message_seq = ?", (row[0],))
+                    conn.executemany(
+                        "INSERT INTO message_findings(message_seq, category) VALUES (?, ?)",
+                        [(row[0], c) for c in categories],
+                    )
+                    return None
+                cur = conn.execute(
+                    "INSERT INTO messages(id, source, customer, thread, received_at, received_us, lang, subject, text, "
+                    "content_hash, bands, findings, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        message.id,
+                        message.source,
+                        message.sender,
+                        message.thread,
+                        received.isoformat(),
+                        to_us(received),
+                        message.lang,
+                        message.subject,
+                        message.text,
+                        fingerprints.content_hash,
+                        fingerprints.bands,
+                        _findings_json(findings),
+                        _now(),
+                    ),
+                )
+                seq = int(cur.lastrowid or 0)
+                conn.executemany(
+                    "INSERT INTO message_findings(message_seq, category) VALUES (?, ?)", [(seq, c) for c in categories]
+                )
+                return seq
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {self.db.path}: cannot record message {message.id}: {exc}") from exc
+
+    def record_many(self, rows: Iterable[tuple[Message, list[Finding], Fingerprints]]) -> int:
+        """Bulk import (a backfill or a benchmark load) in one transaction; ids already stored are
+        skipped. Returns how many were added."""
+        now = _now()
+        with self.db.tx() as conn:
+            before = conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+            with_findings: list[tuple[str, list[str]]] = []
+
+            def values() -> Iterator[tuple[object, ...]]:
+                for message, findings, fp in rows:
+                    received = to_utc(message.received_at or datetime.now(timezone.utc))
+                    if findings:
+                        with_findings.append((message.id, sorted({f.category for f in findings})))
+                    yield (
+                        message.id, message.source, message.sender, message.thread, received.isoformat(),
+                        to_us(received), message.lang, message.subject, message.text, fp.content_hash, fp.bands,
+                        _findings_json(findings) if findings else "[]", now,
+                    )
+
+            conn.executemany(
+                "INSERT OR IGNORE INTO messages(id, source, customer, thread, received_at, received_us, lang, subject, "
+                "text, content_hash, bands, findings, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                values(),
+            )
+            for message_id, categories in with_findings:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO message_findings(message_seq, category) "
+                    "SELECT seq, ? FROM messages WHERE id = ?",
+                    [(c, message_id) for c in categories],
+                )
+            return conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0] - before
+
+    def link_customers(self, a: str, b: str) -> str:
+        """Merge the customers of keys ``a`` and ``b``; returns the canonical key (``a``'s)."""
+        ...
+
+    def resolve_customer(self, key: str) -> str: ...
+
+    def customer_keys(self, key: str) -> list[str]:
+        """All keys linked with ``key`` (including it and the canonical key), sorted."""
+        ...
+
+    def purge_text(self, older_than: datetime) -> int:
+        """Delete text and subject of messages received before ``older_than``; returns how many."""
+        ...
+
+    def finding_counts(self, customer: str, exclude_id: str | None = None) -> dict[str, int]: ...
+
+    def count(self) -> int: ...
+
+    def customer_stats(self, customer: str, exclude_id: str | None = None) -> tuple[int, StoredMessage | None]:
+        """How many messages the customer sent (all linked keys) and the latest one."""
+        ...
+
+    def iter_bands(self, chunk: int = 65536) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(seqs int64[n], band keys uint32[n, bands])`` chunks for rebuilding the LSH index."""
+        ...
+
+    def customers(self) -> list[str]:
+        """Canonical keys of every customer with stored messages or links."""
+        ...
+
+
+def _findings_json(findings: list[Finding]) -> str:
+    return json.dumps([f.to_json() for f in findings], ensure_ascii=False, sort_keys=True)
+
+
+class SqliteMessageStore:
+    """:class:`MessageStore` on the gateway's SQLite file. One writer (through ``Database.tx``),
+    any number of readers in other processes (WAL)."""
+
+    _COLUMNS = "seq, id, source, customer, thread, received_at, lang, subject, text, content_hash, bands, findings"
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.migrate()
+
+    # -- writing --------------------------------------------------------------------------------
+    def record(self, message: Message, findings: list[Finding], fingerprints: Fingerprints = Fingerprints()) -> int | None:
+        if not message.id:
+            raise StoreError("cannot record a message without an id")
+        received = to_utc(message.received_at or datetime.now(timezone.utc))
+        categories = sorted({f.category for f in findings})
+        try:
+            with self.db.tx() as conn:
+                row = conn.execute("SELECT seq FROM messages WHERE id = ?", (message.id,)).fetchone()
+                if row is not None:
+                    conn.execute("UPDATE messages SET findings = ? WHERE seq = ?", (_findings_json(findings), row[0]))
+                    conn.execute("DELETE FROM message_findings WHERE message_seq = ?", (row[0],))
+                    conn.executemany(
+                        "INSERT INTO message_findings(message_seq, category) VALUES (?, ?)",
+                        [(row[0], c) for c in categories],
+                    )
+                    return None
+                cur = conn.execute(
+                    "INSERT INTO messages(id, source, customer, thread, received_at, received_us, lang, subject, text, "
+                    "content_hash, bands, findings, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        message.id,
+                        message.source,
+                        message.sender,
+                        message.thread,
+                        received.isoformat(),
+                        to_us(received),
+                        message.lang,
+                        message.subject,
+                        message.text,
+                        fingerprints.content_hash,
+                        fingerprints.bands,
+                        _findings_json(findings),
+                        _now(),
+                    ),
+                )
+                seq = int(cur.lastrowid or 0)
+                conn.executemany(
+                    "INSERT INTO message_findings(message_seq, category) VALUES (?, ?)", [(seq, c) for c in categories]
+                )
+                return seq
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {self.db.path}: cannot record message {message.id}: {exc}") from exc
+
+    def record_many(self, rows: Iterable[tuple[Message, list[Finding], Fingerprints]]) -> int:
+        """Bulk import (a backfill or a benchmark load) in one transaction; ids already stored are
+        skipped. Returns how many were added."""
+        added = 0
+        with self.db.tx() as conn:
+            for message, findings, fp in rows:
+                received = to_utc(message.received_at or datetime.now(timezone.utc))
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO messages(id, source, customer, thread, received_at, received_us, lang, subject, "
+                    "text, content_hash, bands, findings, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        message.id, message.source, message.sender, message.thread, received.isoformat(),
+                        to_us(received), message.lang, message.subject, message.text, fp.content_hash, fp.bands,
+                        _findings_json(findings), _now(),
+                    ),
+                )
+                if cur.rowcount:
+                    added += 1
+                    seq = int(cur.lastrowid or 0)
+                    for c in sorted({f.category for f in findings}):
+                        conn.execute("INSERT INTO message_findings(message_seq, category) VALUES (?, ?)", (seq, c))
+        return added
+
+    def link_customers(self, a: str, b: str) -> str:
+        a, b = a.strip(), b.strip()
+        if not a or not b:
+            raise StoreError("customers link: both customer keys must be non-empty")
+        with self.db.tx() as conn:
+            ca = _resolve(conn, a)
+            cb = _resolve(conn, b)
+            if ca == cb:
+                return ca
+            now = _now()
+            conn.execute("UPDATE customer_links SET canonical = ?, linked_at = ? WHERE canonical = ?", (ca, now, cb))
+            for key in {a, b, cb}:
+                if key != ca:
+                    conn.execute(
+                        "INSERT INTO customer_links(key, canonical, linked_at) VALUES (?, ?, ?) "
+                        "ON CONFLICT(key) DO UPDATE SET canonical = excluded.canonical, linked_at = excluded.linked_at",
+                        (key, ca, now),
+                    )
+            return ca
+
+    def purge_text(self, older_than: datetime) -> int:
+        with self.db.tx() as conn:
+            cur = conn.execute(
+                "UPDATE messages SET text = NULL, subject = NULL, text_purged_at = ? "
+                "WHERE received_us < ? AND text IS NOT NULL",
+                (_now(), to_us(older_than)),
+            )
+            return cur.rowcount
+
+    # -- reading --------------------------------------------------------------------------------
+    def has(self, message_id: str) -> bool:
+        return self.db.query_one("SELECT 1 FROM messages WHERE id = ?", (message_id,)) is not None
+
+    def get(self, message_id: str) -> StoredMessage | None:
+        row = self.db.query_one(f"SELECT {self._COLUMNS} FROM messages WHERE id = ?", (message_id,))
+        return _row(row) if row else None
+
+    def by_seq(self, seqs: Iterable[int]) -> list[StoredMessage]:
+        wanted = [int(s) for s in seqs]
+        out: list[StoredMessage] = []
+        for i in range(0, len(wanted), 500):
+            part = wanted[i : i + 500]
+            marks = ",".join("?" * len(part))
+            out.extend(_row(r) for r in self.db.query(f"SELECT {self._COLUMNS} FROM messages WHERE seq IN ({marks})", tuple(part)))
+        order = {s: i for i, s in enumerate(wanted)}
+        out.sort(key=lambda m: order.get(m.seq, 0))
+        return out
+
+    def candidates(self, seqs: Iterable[int]) -> list[Candidate]:
+        wanted = [int(s) for s in seqs]
+        if not wanted:
+            return []
+        marks = ",".join("?" * len(wanted))
+        rows = self.db.query(
+            f"SELECT seq, id, customer, received_us, text, content_hash FROM messages WHERE seq IN ({marks})",
+            tuple(wanted),
+        )
+        return [Candidate(*r) for r in rows]
+
+    def recent(self, *, customer: str = "", thread: str = "", since: datetime, until: datetime) -> list[Candidate]:
+        if customer:
+            keys = self.customer_keys(customer)
+            where, params = f"customer IN ({','.join('?' * len(keys))})", tuple(keys)
+        elif thread:
+            where, params = "thread = ?", (thread,)
+        else:
+            return []
+        rows = self.db.query(
+            f"SELECT seq, id, customer, received_us, text, content_hash FROM messages WHERE {where} "
+            "AND received_us BETWEEN ? AND ? ORDER BY received_us, id",
+            (*params, to_us(since), to_us(until)),
+        )
+        return [Candidate(*r) for r in rows]
+
+    def resolve_customer(self, key: str) -> str:
+        row = self.db.query_one("SELECT canonical FROM customer_links WHERE key = ?", (key,))
+        return row["canonical"] if row else key
+
+    def customer_keys(self, key: str) -> list[str]:
+        canonical = self.resolve_customer(key)
+        rows = self.db.query("SELECT key FROM customer_links WHERE canonical = ?", (canonical,))
+        return sorted({canonical, key, *(r["key"] for r in rows)})
+
+    def customer_messages(
+        self, customer: str, since: datetime | None = None, until: datetime | None = None
+    ) -> list[StoredMessage]:
+        keys = self.customer_keys(customer)
+        marks = ",".join("?" * len(keys))
+        return self._between(f"customer IN ({marks})", tuple(keys), since, until)
+
+    def thread_messages(self, thread: str, since: datetime | None = None, until: datetime | None = None) -> list[StoredMessage]:
+        if not thread:
+            return []
+        return self._between("thread = ?", (thread,), since, until)
+
+    def _between(
+        self, where: str, params: tuple[object, ...], since: datetime | None, until: datetime | None
+    ) -> list[StoredMessage]:
+        lo = to_us(since) if since else -(2**62)
+        hi = to_us(until) if until else 2**62
+        rows = self.db.query(
+            f"SELECT {self._COLUMNS} FROM messages WHERE {where} AND received_us BETWEEN ? AND ? "
+            "ORDER BY received_us, id",
+            (*params, lo, hi),
+        )
+        return [_row(r) for r in rows]
+
+    def finding_counts(self, customer: str, exclude_id: str | None = None) -> dict[str, int]:
+        keys = self.customer_keys(customer)
+        marks = ",".join("?" * len(keys))
+        rows = self.db.query(
+            "SELECT f.category AS category, COUNT(*) AS n FROM message_findings f JOIN messages m ON m.seq = f.message_seq "
+            f"WHERE m.customer IN ({marks}) AND m.id != ? GROUP BY f.category ORDER BY f.category",
+            (*keys, exclude_id or ""),
+        )
+        return {r["category"]: int(r["n"]) for r in rows}
+
+    def count(self) -> int:
+        row = self.db.query_one("SELECT COUNT(*) AS n FROM messages")
+        return int(row["n"]) if row else 0
+
+    def customer_stats(self, customer: str, exclude_id: str | None = None) -> tuple[int, StoredMessage | None]:
+        keys = self.customer_keys(customer)
+        marks = ",".join("?" * len(keys))
+        where = f"customer IN ({marks}) AND id != ?"
+        params = (*keys, exclude_id or "")
+        row = self.db.query_one(f"SELECT COUNT(*) AS n FROM messages WHERE {where}", params)
+        last = self.db.query_one(
+            f"SELECT {self._COLUMNS} FROM messages WHERE {where} ORDER BY received_us DESC, id DESC LIMIT 1", params
+        )
+        return (int(row["n"]) if row else 0), (_row(last) if last else None)
+
+    def iter_bands(self, chunk: int = 65536) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        last = 0
+        while True:
+            rows = self.db.query(
+                "SELECT seq, bands FROM messages WHERE seq > ? AND bands IS NOT NULL ORDER BY seq LIMIT ?", (last, chunk)
+            )
+            if not rows:
+                return
+            last = rows[-1][0]
+            width = len(rows[0][1]) // 4
+            rows = [r for r in rows if len(r[1]) == width * 4]
+            seqs = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            keys = np.frombuffer(b"".join(r[1] for r in rows), dtype="<u4").reshape(len(rows), width).astype(np.uint32)
+            yield seqs, keys
+
+    def customers(self) -> list[str]:
+        rows = self.db.query(
+            "SELECT DISTINCT COALESCE(l.canonical, m.customer) AS c FROM messages m "
+            "LEFT JOIN customer_links l ON l.key = m.customer "
+            "UNION SELECT canonical FROM customer_links ORDER BY 1"
+        )
+        return [r[0] for r in rows]
+
+
+def _resolve(conn: sqlite3.Connection, key: str) -> str:
+    row = conn.execute("SELECT canonical FROM customer_links WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else key
+
+
+def _row(row: sqlite3.Row) -> StoredMessage:
+    return StoredMessage(
+        seq=int(row["seq"]),
+        id=row["id"],
+        source=row["source"],
+        customer=row["customer"],
+        thread=row["thread"],
+        received_at=datetime.fromisoformat(row["received_at"]),
+        lang=row["lang"],
+        subject=row["subject"],
+        text=row["text"],
+        content_hash=row["content_hash"],
+        bands=row["bands"],
+        findings=[Finding.from_json(f) for f in json.loads(row["findings"] or "[]")],
+    )

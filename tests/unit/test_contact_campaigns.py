@@ -1,0 +1,144 @@
+"""The cross-customer candidate index and the campaign finding it feeds."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+
+from gateway.contact import ContactSettings, ContactTracker
+from gateway.contact.campaigns import CampaignIndex
+from gateway.contact.fingerprint import MinHasher, comparable
+from gateway.model import Message
+from gateway.store.db import Database
+from gateway.store.memory import MemoryMessageStore
+from gateway.store.messages import SqliteMessageStore
+
+T0 = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
+LETTER = (
+    "Your company has ignored every customer hurt by last week's outage. Refund all of us in full by Friday "
+    "or we will publish the names of your support staff online."
+)
+LETTER_JA = "先週の障害で被害を受けた顧客を御社は無視し続けています。金曜日までに全額返金しなければ、担当者の名前をネットで公開します。"
+
+
+def test_bands_for_many_equals_one_at_a_time() -> None:
+    hasher = MinHasher()
+    texts = [comparable(LETTER), comparable(LETTER_JA), "", "two words", comparable(LETTER.replace("Friday", "Monday"))]
+    keys, ok = hasher.bands_for_many(texts)
+    assert ok.tolist() == [True, True, False, True, True]
+    for text, row, good in zip(texts, keys, ok):
+        single = hasher.bands_for(text)
+        assert (single is None) == (not good)
+        if good:
+            assert (single == row).all()
+
+
+def test_edited_resend_shares_band_keys_and_unrelated_text_does_not() -> None:
+    hasher = MinHasher()
+    base = hasher.bands_for(comparable(LETTER))
+    edited = hasher.bands_for(comparable("Hello,\n" + LETTER.replace("in full", "completely").replace("Friday", "Monday")))
+    other = hasher.bands_for(comparable("My parcel 4411 was left in the rain and the box is soaked. Can you resend it please?"))
+    assert (base == edited).sum() >= 3
+    assert (base == other).sum() == 0
+
+
+def test_index_finds_candidates_in_buffer_and_after_merges() -> None:
+    hasher = MinHasher()
+    index = CampaignIndex(hasher.bands, buffer_size=4)
+    rng = np.random.default_rng(1)
+    for seq in range(1, 11):  # crosses the buffer twice
+        index.add(seq, rng.integers(0, 2**32, size=hasher.bands, dtype=np.uint32))
+    target = hasher.bands_for(comparable(LETTER))
+    index.add(11, target)
+    assert len(index) == 11
+    for seq in range(12, 15):
+        index.add(seq, rng.integers(0, 2**32, size=hasher.bands, dtype=np.uint32))
+    assert index.candidates(target, 10) == [11]
+    index.add(15, target)
+    assert index.candidates(target, 10) == [15, 11]  # most band hits first, then most recent
+
+
+def test_a_huge_bucket_is_cut_to_its_most_recent_entries() -> None:
+    index = CampaignIndex(4, buffer_size=8, bucket_cap=5)
+    key = np.array([7, 7, 7, 7], dtype=np.uint32)
+    seqs = np.arange(1, 101)
+    index.add_many(seqs, np.tile(key, (100, 1)))
+    assert index.candidates(key, 100) == [100, 99, 98, 97, 96]
+
+
+def test_memory_stays_compact() -> None:
+    index = CampaignIndex(32, buffer_size=1024)
+    n = 50_000
+    index.add_many(np.arange(1, n + 1), np.random.default_rng(2).integers(0, 2**32, size=(n, 32), dtype=np.uint32))
+    assert (index.memory_bytes - 1024 * 32 * 8) / n == 32 * 8
+
+
+def send(tracker: ContactTracker, i: int, sender: str, text: str, hours: float = 0):
+    m = Message(id=f"c{i}", text=text, sender=sender, received_at=T0 + timedelta(hours=hours))
+    return m, tracker.observe(m, [])
+
+
+def campaign(findings):
+    return next((f for f in findings if f.rule == "contact.campaign"), None)
+
+
+def test_the_same_letter_from_three_customers_is_a_campaign() -> None:
+    tracker = ContactTracker(MemoryMessageStore(), ContactSettings.load())
+    _, first = send(tracker, 1, "a@example.com", LETTER)
+    _, second = send(tracker, 2, "b@example.org", "Hi,\n" + LETTER.replace("in full", "completely"), 1)
+    msg, third = send(tracker, 3, "c@example.net", LETTER.replace("Friday", "Monday") + "\nRegards", 2)
+    assert campaign(first) is None and campaign(second) is None
+    finding = campaign(third)
+    assert finding is not None and finding.category == "duplicate_contact"
+    assert finding.related == ["c1", "c2"]
+    assert finding.details["customers"] == 3
+    assert all(m["similarity"] >= 90 for m in finding.details["matches"])
+    ev = finding.evidence[0]
+    assert msg.text[ev.start : ev.end] == ev.text
+
+
+def test_japanese_campaign_is_found() -> None:
+    tracker = ContactTracker(MemoryMessageStore(), ContactSettings.load())
+    send(tracker, 1, "a@example.jp", LETTER_JA)
+    send(tracker, 2, "b@example.jp", LETTER_JA.replace("金曜日", "月曜日"), 1)
+    _, third = send(tracker, 3, "c@example.jp", "お世話になっております。\n" + LETTER_JA, 2)
+    assert campaign(third) is not None
+
+
+def test_one_customers_linked_addresses_are_not_a_campaign() -> None:
+    store = MemoryMessageStore()
+    store.link_customers("a@example.com", "zendesk:77")
+    store.link_customers("a@example.com", "a.alt@example.org")
+    tracker = ContactTracker(store, ContactSettings.load())
+    send(tracker, 1, "a@example.com", LETTER)
+    send(tracker, 2, "zendesk:77", LETTER, 1)
+    _, third = send(tracker, 3, "a.alt@example.org", LETTER, 2)
+    assert campaign(third) is None
+    assert any(f.rule == "contact.near_duplicate" for f in third)  # it is the customer's own repeat
+
+
+def test_different_letters_from_many_customers_are_not_a_campaign() -> None:
+    tracker = ContactTracker(MemoryMessageStore(), ContactSettings.load())
+    texts = [
+        "My parcel 4411 was left in the rain and the box is soaked through. Can you resend it please, thank you.",
+        "The invoice for March charged me twice for the same subscription. Please refund the second charge.",
+        "I cannot log in to my account since the update yesterday, the password reset email never arrives.",
+        "Your company has ignored my emails about the outage. I would like a partial refund for last week.",
+    ]
+    results = [send(tracker, i, f"u{i}@example.com", t, i)[1] for i, t in enumerate(texts)]
+    assert all(campaign(r) is None for r in results)
+
+
+def test_index_is_rebuilt_from_the_sqlite_store(tmp_path) -> None:
+    db = Database.open(tmp_path / "c.db")
+    tracker = ContactTracker(SqliteMessageStore(db), ContactSettings.load())
+    send(tracker, 1, "a@example.com", LETTER)
+    send(tracker, 2, "b@example.com", LETTER, 1)
+    db.close()
+    db = Database.open(tmp_path / "c.db")
+    fresh = ContactTracker(SqliteMessageStore(db), ContactSettings.load())  # a restarted daemon
+    _, third = send(fresh, 3, "c@example.com", LETTER, 2)
+    assert campaign(third) is not None and campaign(third).related == ["c1", "c2"]
+    assert len(fresh.index) == 3
+    db.close()
