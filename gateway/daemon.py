@@ -6,7 +6,9 @@ It wires the parts together and owns their lifetime:
   each handing raw mail to the ``MessageHandler`` (ingest, pipeline, ledger, quarantine);
 - the outbox (``gateway.mail.smtp``) for approved drafts, when SMTP is configured;
 - the scheduled jobs (``gateway.jobs``) and, unless ``--once``, the web app on the console's port
-  with ``/healthz`` and ``/metrics`` mounted beside the console.
+  with ``/healthz`` and ``/metrics`` mounted beside the console. With no console users configured
+  (the embedded defaults) that console admits a lead ``admin`` by a one-time token, which goes to
+  the operator through ``announce`` (the CLI's stdout), never to the log; off loopback it refuses.
 
 SIGTERM or SIGINT stops it gracefully: each reader finishes the message in hand, sets its
 keywords, commits its checkpoint and closes its connection; then the store is closed.
@@ -21,7 +23,7 @@ import logging
 import shutil
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -89,8 +91,11 @@ class Daemon:
         max_message_bytes: int = 50 * 1024 * 1024,
         smtp_attempts: int = 5,
         smtp_backoff: float = 2.0,
+        announce: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
+        self.announce = announce  # lines for the operator's terminal (the CLI prints them on stdout)
+        self.login_token: str | None = None
         self.once = once
         self.serve_web = (not once) if serve_web is None else serve_web
         self._process = process
@@ -210,6 +215,10 @@ class Daemon:
         from gateway.jobs import Jobs
 
         assert self.stop_event is not None
+        if self.serve_web:  # before any mail is read: a console nobody may open on the network stops here
+            from gateway.web.auth import first_run_token
+
+            self.login_token = first_run_token(self.config)
         handler = MessageHandler(Checkpoints(db), Quarantine(db), _not_ready, self._ingest)
         self.metrics.pending_holds = lambda: self._pending_holds(db)
         # sources and SMTP first: a missing secret or folder is reported before the rules load
@@ -287,10 +296,23 @@ class Daemon:
                                              access_log=False, lifespan="on"))
         self.web_server = server
         log.info("console listening", extra={"listen": console.listen})
+        watcher = asyncio.create_task(self._announce_console(server))
         try:
             await server.serve()
         except (OSError, SystemExit) as exc:
             log.error("console could not start", extra={"listen": console.listen, "error": str(exc)})
+        finally:
+            watcher.cancel()
+
+    async def _announce_console(self, server: "_QuietServer") -> None:
+        """Once the console accepts connections, tell the operator where it is and, with no
+        configured users, the one-time token: on the terminal only, never in the log."""
+        if self.announce is None:
+            return
+        while not server.started:
+            await asyncio.sleep(0.05)
+        url = f"http://{self.config.console.listen}/login"
+        self.announce(f"Console: {url} — token: {self.login_token}" if self.login_token else f"Console: {url}")
 
     def web_app(self, db: Database) -> Any:
         """The console app with /healthz and /metrics mounted; just those routes when the console
@@ -306,7 +328,7 @@ class Daemon:
             from starlette.applications import Starlette
 
             return Starlette(routes=routes)
-        return create_app(self.config, db, extra_routes=routes)
+        return create_app(self.config, db, extra_routes=routes, login_token=self.login_token)
 
 
 class _ProcessOnly:
@@ -364,6 +386,10 @@ class _QuietServer:
                 return None
 
         self._server = Server(config)
+
+    @property
+    def started(self) -> bool:
+        return bool(self._server.started)
 
     @property
     def should_exit(self) -> bool:

@@ -9,6 +9,7 @@ uvicorn on ``console.listen`` (127.0.0.1:8080 unless the config says otherwise).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import ipaddress
 import logging
@@ -73,9 +74,13 @@ def _serve(args: argparse.Namespace) -> int:
     host = host.strip("[]") or "127.0.0.1"
     if not _is_loopback(host):
         log.warning("console: listening on %s, reachable beyond this machine; put it behind TLS", host)
+    # the app checks the address actually served (no users: loopback only, by a one-time token)
+    config = dataclasses.replace(config, console=dataclasses.replace(config.console, listen=listen))
     db = Database.open(config.resolve(config.store.path))
     try:
         app = create_app(config, db)
+        if app.state.console.login_token:  # the terminal only, never the log
+            print(f"Console: http://{listen}/login — token: {app.state.console.login_token}", flush=True)
         uvicorn.run(app, host=host, port=int(port), log_level="info")
     finally:
         db.close()

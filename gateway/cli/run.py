@@ -1,13 +1,24 @@
-"""``harassment-gateway run [--config FILE] [--once]``: the daemon.
+"""``harassment-gateway run [--config FILE] [--once] [--quiet]``: the daemon.
 
 Without ``--config`` it runs on the embedded defaults (sample Maildir copied to ./hg-mail, store
-./gateway.db, console on 127.0.0.1:8080), so a new user sees the whole flow at once.
+./gateway.db, console on 127.0.0.1:8080), so a new user sees the whole flow at once. With no
+console users configured, the console admits a lead ``admin`` by a one-time token printed here.
+
+Two audiences, two streams: JSON logs (no message content) go to stderr; what a person at the
+terminal needs (the console's address and token, and after ``--once`` a summary of the pass with
+senders and subjects) goes to stdout. ``--quiet`` drops the summary, for cron.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gateway.config import Config
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -18,7 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "customers' mail, send approved replies. With no --config: embedded defaults.",
     )
     p.add_argument("--config", metavar="FILE", help="the YAML config file (default: embedded defaults)")
-    p.add_argument("--once", action="store_true", help="process what is waiting, then exit (console not started)")
+    p.add_argument("--once", action="store_true",
+                   help="process what is waiting, print a summary, then exit (console not started)")
+    p.add_argument("--quiet", action="store_true", help="no summary on stdout after --once (for cron)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                    help="log level of the JSON logs on stderr (default INFO)")
     p.set_defaults(func=run)
@@ -31,4 +44,26 @@ def run(args: argparse.Namespace) -> int:
 
     setup_logging(args.log_level)
     config = load_config(Path(args.config)) if args.config else default_config()
-    return run_daemon(config, once=args.once)
+    started = datetime.now(timezone.utc)
+    status = run_daemon(config, once=args.once, announce=_say)
+    if args.once and not args.quiet:
+        _say(_summary(config, started))
+    return status
+
+
+def _say(line: str) -> None:
+    """A line for the operator's terminal: stdout, flushed (it may be a pipe)."""
+    print(line, file=sys.stdout, flush=True)
+
+
+def _summary(config: "Config", started: datetime) -> str:
+    from gateway.cli.run_summary import format_summary, read_summary
+    from gateway.store.db import Database
+
+    path = Path(config.resolve(config.store.path))
+    db = Database.open(path)
+    try:
+        summary = read_summary(db, started)
+    finally:
+        db.close()
+    return "\n" + format_summary(summary, db_path=path, console=config.console.listen)

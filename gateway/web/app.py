@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.config import Config
 from gateway.store.db import Database
-from gateway.web.auth import Authenticator, LoginThrottle
+from gateway.web.auth import Authenticator, LoginThrottle, first_run_token
 from gateway.web.sessions import MAX_AGE, SessionCodec, SignedSessionMiddleware
 
 __all__ = ["ConsoleState", "create_app", "SECURITY_HEADERS"]
@@ -58,8 +58,10 @@ class ConsoleState:
         authenticator: Authenticator,
         templates: jinja2.Environment,
         clock: Callable[[], datetime],
+        login_token: str | None = None,
     ) -> None:
         self.config = config
+        self.login_token = login_token  # the one-time token when no users are configured
         self.db = db
         self.auth = authenticator
         self.templates = templates
@@ -137,23 +139,34 @@ def create_app(
     *,
     extra_routes: Sequence[BaseRoute] = (),
     clock: Callable[[], datetime] | None = None,
+    login_token: str | None = None,
 ) -> Starlette:
     """Build the web app: console pages, then ``extra_routes`` (health, metrics, webhooks).
 
-    Raises :class:`gateway.errors.ConfigError` for a bad console user entry or a missing secret,
-    so a misconfigured console refuses to start rather than letting nobody (or anybody) in.
+    With no ``console.users`` (the embedded defaults) the console admits one lead, ``admin``, by
+    a one-time token: ``login_token`` when the caller made one to print (the daemon), else a fresh
+    one, kept on ``app.state.console.login_token``. That only on a loopback ``console.listen``.
+
+    Raises :class:`gateway.errors.ConfigError` for a bad console user entry, a missing secret, or
+    no users on a non-loopback address, so a misconfigured console refuses to start rather than
+    letting nobody (or anybody) in.
     """
     from gateway.web import console  # the pages import the stores; keep app import light
 
-    authenticator = Authenticator.from_config(config)
-    if not authenticator.users:
-        log.warning("console: no users configured (console.users); nobody can log in")
+    if not config.console.users:
+        made = first_run_token(config)  # refuses a console on the network that nobody configured
+        login_token = login_token or made
+        log.info("console: no users configured; a one-time token admits the lead 'admin' (not logged)")
+    else:
+        login_token = None
+    authenticator = Authenticator.from_config(config, first_run_token=login_token)
     state = ConsoleState(
         config=config,
         db=db,
         authenticator=authenticator,
         templates=make_templates(),
         clock=clock or (lambda: datetime.now(timezone.utc)),
+        login_token=login_token,
     )
     codec = SessionCodec(_session_secret(config), max_age=MAX_AGE)
     app = Starlette(

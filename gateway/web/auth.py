@@ -15,6 +15,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import threading
 import time
@@ -30,7 +31,10 @@ __all__ = [
     "LoginThrottle",
     "PasswordHash",
     "Principal",
+    "FIRST_RUN_USER",
+    "first_run_token",
     "hash_password",
+    "is_loopback",
     "verify_password",
 ]
 
@@ -49,6 +53,8 @@ DEFAULT_P = 1
 _DKLEN = 32
 _SALT_BYTES = 16
 MIN_TOKEN_LENGTH = 24
+#: The lead user a one-time console token logs in as when the config lists no console users.
+FIRST_RUN_USER = "admin"
 
 
 @dataclass(frozen=True)
@@ -162,7 +168,13 @@ class Authenticator:
             self._accounts[account.principal.name] = account
 
     @classmethod
-    def from_config(cls, config: Config) -> "Authenticator":
+    def from_config(cls, config: Config, *, first_run_token: str | None = None) -> "Authenticator":
+        """The configured users; with none configured and ``first_run_token`` given, one lead
+        user (``admin``) whose only credential is that token, for this process only."""
+        if not config.console.users and first_run_token:
+            if len(first_run_token) < MIN_TOKEN_LENGTH:
+                raise ValueError(f"a console token needs at least {MIN_TOKEN_LENGTH} characters")
+            return cls([_Account(Principal(FIRST_RUN_USER, "lead"), None, first_run_token)])
         accounts = []
         seen: set[str] = set()
         for i, user in enumerate(config.console.users):
@@ -195,6 +207,36 @@ class Authenticator:
             if account.token is not None and hmac.compare_digest(account.token.encode("utf-8"), supplied):
                 found = account.principal
         return found
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` (``127.0.0.1``, ``[::1]``, ``localhost``) is reachable only from this machine."""
+    host = host.strip().strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def first_run_token(config: Config, host: str | None = None) -> str | None:
+    """The one-time console token for a config with no ``console.users`` (the embedded defaults),
+    as Jupyter does: a fresh random token, valid for this process only, for a lead named ``admin``.
+
+    None when users are configured (they log in as configured). With no users and a console
+    reachable beyond this machine (``host``, default ``console.listen``'s), refuses with
+    :class:`ConfigError`: a token printed on one terminal must not open a console on the network.
+    """
+    if config.console.users:
+        return None
+    host = config.console.host if host is None else host
+    if not is_loopback(host):
+        raise ConfigError(
+            f"console.listen: {host} is reachable beyond this machine but console.users "
+            "is empty; add users (see `harassment-gateway console hash-password`) or listen on 127.0.0.1"
+        )
+    return secrets.token_urlsafe(32)
 
 
 def _account(config: Config, user: ConsoleUser, key: str) -> _Account:
