@@ -99,6 +99,15 @@ class DraftTransitionError(DraftError):
     """The draft is not in a state that allows this action (e.g. approving a discarded draft)."""
 
 
+_STACKED_REPLY = re.compile(r"^(?:(?:re|aw|sv|返信)\s*[:：]\s*){2,}", re.IGNORECASE)
+
+
+def reply_subject_once(subject: str) -> str:
+    """A template writes ``Re: {{ original_subject }}``; when the customer's subject already
+    starts with a reply prefix (``RE: Re: Refund``) the stack collapses to one ``Re: ``."""
+    return _STACKED_REPLY.sub("Re: ", subject)
+
+
 def clean_header(value: str) -> str:
     """A header value on one line: CR, LF and other line breaks become a space, runs of
     whitespace collapse, the ends are trimmed. Stops header injection through a subject."""
@@ -153,7 +162,7 @@ class DraftRenderer:
             line = getattr(exc, "lineno", None)
             where = f" line {line}" if line else ""
             raise DraftError(f"template {use}/{name}.j2{where}: {exc}") from exc
-        return Rendered(clean_header(subject), body.strip() + "\n", use, name)
+        return Rendered(reply_subject_once(clean_header(subject)), body.strip() + "\n", use, name)
 
 
 @dataclass
@@ -329,19 +338,8 @@ class DraftStore:
         """Drafts, newest first, optionally by ``state`` and ``customer``."""
         if state is not None and state not in STATES:
             raise DraftError(f"unknown draft state {state!r}; use one of {', '.join(STATES)}")
-        sql = "SELECT * FROM drafts WHERE 1=1"
-        params: list[Any] = []
-        if state:
-            sql += " AND state = ?"
-            params.append(state)
-        if customer:
-            sql += " AND customer = ?"
-            params.append(customer)
-        sql += " ORDER BY id DESC"
-        if limit:
-            sql += " LIMIT ?"
-            params.append(int(limit))
-        return [_draft(r) for r in self.db.query(sql, tuple(params))]
+        rows = self.db.select("drafts", where={"state": state, "customer": customer}, order="id DESC", limit=limit)
+        return [_draft(r) for r in rows]
 
     def pending(self) -> list[Draft]:
         """Drafts waiting for an agent, oldest first (the console's drafts queue)."""

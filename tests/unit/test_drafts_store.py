@@ -188,3 +188,13 @@ def test_every_draft_action_is_audited(db: Database, drafts: DraftStore) -> None
     actions = [(e.actor, e.action) for e in AuditLog(db).entries(subject=f"draft:{d.id}")]
     assert actions == [("policy", "draft.create"), ("agent.kim", "draft.edit"), ("lead.ana", "draft.approve"),
                        ("system", "draft.mark_sent")]
+
+
+def test_reply_prefixes_do_not_stack_in_a_draft_subject():
+    from gateway.drafts import reply_subject_once
+
+    assert reply_subject_once("Re: RE: your so-called support") == "Re: your so-called support"
+    assert reply_subject_once("Re: Re: Re: Refund NOW") == "Re: Refund NOW"
+    assert reply_subject_once("Re: 返信: 謝罪を要求します") == "Re: 謝罪を要求します"
+    assert reply_subject_once("Re: Order 1234") == "Re: Order 1234"
+    assert reply_subject_once("Re: Regarding my order") == "Re: Regarding my order"
