@@ -409,19 +409,8 @@ class HoldStore:
         """Holds, newest first, optionally by ``state`` and ``customer`` (events not loaded)."""
         if state is not None and state not in STATES:
             raise HoldError(f"unknown hold state {state!r}; use one of {', '.join(STATES)}")
-        sql = "SELECT * FROM holds WHERE 1=1"
-        params: list[Any] = []
-        if state:
-            sql += " AND state = ?"
-            params.append(state)
-        if customer:
-            sql += " AND customer = ?"
-            params.append(customer)
-        sql += " ORDER BY id DESC"
-        if limit:
-            sql += " LIMIT ?"
-            params.append(int(limit))
-        return [_hold(r) for r in self.db.query(sql, tuple(params))]
+        rows = self.db.select("holds", where={"state": state, "customer": customer}, order="id DESC", limit=limit)
+        return [_hold(r) for r in rows]
 
     def pending(self) -> list[Hold]:
         """Proposed holds waiting for a lead, oldest first (the console's queue)."""

@@ -60,6 +60,7 @@ class Database:
         self.conn = conn
         self.path = path
         self._lock = threading.RLock()
+        self._savepoints = 0  # depth of tx() nested in an open transaction
 
     @classmethod
     def open(cls, path: str | Path = ":memory:", *, readonly: bool = False) -> "Database":
@@ -123,8 +124,27 @@ class Database:
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction; commits on success, rolls back on error."""
+        """A write transaction; commits on success, rolls back on error.
+
+        Nested inside another ``tx()`` of the same thread it is a savepoint: its changes are undone
+        alone on error, and commit with the outer transaction (one commit per message in the
+        pipeline instead of one per store)."""
         with self._lock:
+            if self.conn.in_transaction:
+                self._savepoints += 1
+                name = f"tx{self._savepoints}"
+                self.conn.execute(f"SAVEPOINT {name}")
+                try:
+                    yield self.conn
+                except BaseException:
+                    self.conn.execute(f"ROLLBACK TO {name}")
+                    self.conn.execute(f"RELEASE {name}")
+                    raise
+                else:
+                    self.conn.execute(f"RELEASE {name}")
+                finally:
+                    self._savepoints -= 1
+                return
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
@@ -141,6 +161,23 @@ class Database:
     def query_one(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Row | None:
         with self._lock:
             return self.conn.execute(sql, params).fetchone()
+
+    def select(
+        self, table: str, *, where: dict[str, Any], order: str, limit: int | None = None
+    ) -> list[sqlite3.Row]:
+        """``SELECT * FROM table`` filtered by equality on the ``where`` items whose value is not
+        None (or empty), in ``order``. ``table``, the column names and ``order`` come from code,
+        never from input."""
+        clauses = [f"{column} = ?" for column, value in where.items() if value]
+        params: list[Any] = [value for value in where.values() if value]
+        sql = f"SELECT * FROM {table}"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += f" ORDER BY {order}"
+        if limit:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return self.query(sql, tuple(params))
 
     # A small key-value table for cursors, high-water marks and checkpoints.
     def get_state(self, key: str, default: str | None = None) -> str | None:
