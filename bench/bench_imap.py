@@ -42,6 +42,15 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far (the machine may be shared)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def done(db_path: Path) -> int:
     try:
         conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
@@ -119,6 +128,7 @@ def main() -> int:
                     break
                 time.sleep(0.25)
             end = time.perf_counter()
+            daemon_cpu = cpu_seconds(proc.pid)
             proc.send_signal(signal.SIGTERM)
             proc.wait(60)
         flags = server.flags()
@@ -133,6 +143,9 @@ def main() -> int:
     if first is not None:
         t_first, n_first = first
         print(f"steady state       {(args.count - n_first) / (end - t_first):,.0f} messages/s (after the first verdict)")
+    if daemon_cpu:
+        print(f"daemon CPU         {daemon_cpu:.1f} s: {args.count / daemon_cpu:,.0f} messages per CPU-second "
+              f"(load average {os.getloadavg()[0]:.1f})")
     marks = [samples[int(len(samples) * q)] for q in (0.1, 0.25, 0.5, 0.75)] + [samples[-1]]
     print("daemon RSS         " + ", ".join(f"{n} msgs: {kb / 1024:.0f} MB" for n, kb in marks))
     mid = [kb for n, kb in samples if args.count * 0.2 <= n <= args.count]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -43,7 +44,8 @@ def main() -> int:
     print(f"wall time          {wall:.2f} s")
     print(f"throughput         {args.count / wall:,.0f} messages/s (wall, one process)")
     print(f"per core           {args.count / cpu:,.0f} messages/s (CPU time)")
-    print(f"cores available    {os.cpu_count()}")
+    print(f"cores available    {os.cpu_count()} (load average {os.getloadavg()[0]:.1f}: CPU time is the fair figure)")
+    print(f"peak RSS           {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     return 0
 
 

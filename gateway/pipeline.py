@@ -78,17 +78,28 @@ class Pipeline:
         return cls(detector, tracker, policy, db=db, effects=effects, clock=clock)
 
     def process(self, message: Message) -> Result:
-        """Run one message through every stage and return the findings and the decision."""
+        """Run one message through every stage and return the findings and the decision.
+
+        With a database, everything the message changes (its contact record, the decision, holds,
+        drafts, audit) commits in one transaction: one commit per message, and never a recorded
+        message without its decision. A caller's open transaction (the daemon's, which adds the
+        verdict ledger) is joined instead."""
         findings: list[Finding] = list(self.detector.detect(message))  # type: ignore[attr-defined]
+        if self.effects is None:
+            findings += self.tracker.observe(message, findings)  # type: ignore[attr-defined]
+            history = self.tracker.history(message.sender, exclude_id=message.id)  # type: ignore[attr-defined]
+            decision = self.policy.decide(message, findings, history)
+            return Result(message, findings, decision)
+        assert self.db is not None
+        with self.db.tx():
+            return self._stateful(message, findings)
+
+    def _stateful(self, message: Message, findings: list[Finding]) -> Result:
+        from gateway.effects import CoreEffects
+
         findings += self.tracker.observe(message, findings)  # type: ignore[attr-defined]
         history = self.tracker.history(message.sender, exclude_id=message.id)  # type: ignore[attr-defined]
         customer = history.customer or message.sender
-        if self.effects is None:
-            decision = self.policy.decide(message, findings, history)
-            return Result(message, findings, decision)
-
-        from gateway.effects import CoreEffects
-
         effects: CoreEffects = self.effects  # type: ignore[assignment]
         done = effects.decisions.get(message.id)
         if done is not None:

@@ -75,13 +75,14 @@ class CampaignIndex:
         """Sequence numbers sharing at least one band key with ``keys``, those sharing the most
         bands first (then the most recent), at most ``limit``."""
         found: list[np.ndarray] = []
+        rows, size = self._keys, self._keys.shape[1]
         for b in range(self.bands):
-            row = self._keys[b]
+            row = rows[b]
             k = keys[b]  # a numpy uint32: a Python int would make searchsorted convert the whole row
-            lo = int(np.searchsorted(row, k, side="left"))
-            if lo == row.shape[0] or row[lo] != k:
+            lo = int(row.searchsorted(k, side="left"))  # the method: no np.searchsorted dispatch per band
+            if lo == size or row[lo] != k:
                 continue
-            hi = int(np.searchsorted(row, k, side="right"))
+            hi = int(row.searchsorted(k, side="right"))
             if hi > lo:
                 found.append(self._seqs[b, max(lo, hi - self.bucket_cap) : hi])
         if self._fill:

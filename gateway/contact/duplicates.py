@@ -12,7 +12,7 @@ Texts whose stored text was purged by retention still match on their exact-repea
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -60,9 +60,11 @@ def find_duplicates(
     threshold: float,
     min_chars: int,
     ignore_lines: Sequence[re.Pattern[str]] = (),
+    comparable_of: Callable[[Candidate], str] | None = None,
 ) -> list[DuplicateMatch]:
     """Earlier messages whose comparable text scores at least ``threshold`` against
-    ``new_text`` (already comparable), best first. Texts shorter than ``min_chars`` never match."""
+    ``new_text`` (already comparable), best first. Texts shorter than ``min_chars`` never match.
+    ``comparable_of`` gives a candidate's comparable text (a caller's cache), default computed here."""
     if len(new_text) < min_chars:
         return []
     new_hash = content_hash(new_text)
@@ -72,7 +74,7 @@ def find_duplicates(
             if old.content_hash and old.content_hash == new_hash:
                 matches.append(DuplicateMatch(old.id, old.customer, old.received_at, 100.0, "exact_hash"))
             continue
-        old_text = comparable(old.text, ignore_lines)
+        old_text = comparable_of(old) if comparable_of else comparable(old.text, ignore_lines)
         if len(old_text) < min_chars:
             continue
         score, method = similarity(new_text, old_text)

@@ -113,13 +113,18 @@ def tokens(comparable_text: str) -> list[str]:
 _M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
+_S30, _S27, _S31, _S32 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(32)
+_C1, _C2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+
 def _mix64(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finalizer, vectorized: spreads every input bit over the output."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    """splitmix64's finalizer, vectorized: spreads every input bit over the output. (The
+    constants are made once: building numpy scalars per call cost more than the arithmetic.)"""
+    x = x ^ (x >> _S30)
+    x = x * _C1
+    x = x ^ (x >> _S27)
+    x = x * _C2
+    return x ^ (x >> _S31)
 
 
 class MinHasher:
@@ -139,6 +144,7 @@ class MinHasher:
         self._a = (rng.integers(0, 2**63, size=k, dtype=np.uint64) << np.uint64(1)) | np.uint64(1)
         self._b = rng.integers(0, 2**63, size=k, dtype=np.uint64)
         self._token_cache: dict[str, int] = {}
+        self._row_salt = [np.uint64(((r + 1) * 0x9E3779B97F4A7C15) % 2**64) for r in range(rows)]
         self._band_salt = _mix64(np.array([(i * 0x9E3779B97F4A7C15) % 2**64 for i in range(1, bands + 1)], dtype=np.uint64))
 
     # -- shingles -------------------------------------------------------------------------------
@@ -236,10 +242,10 @@ class MinHasher:
     def _band_keys(self, values: np.ndarray) -> np.ndarray:
         """Fold each band's ``rows`` MinHash values into one 32-bit key."""
         v = values.reshape(values.shape[0], self.bands, self.rows)
-        acc = np.broadcast_to(self._band_salt, v.shape[:2]).copy()
+        acc = np.broadcast_to(self._band_salt, v.shape[:2])
         for r in range(self.rows):
-            acc = _mix64(acc ^ (v[:, :, r] + np.uint64(((r + 1) * 0x9E3779B97F4A7C15) % 2**64)))
-        return (acc >> np.uint64(32)).astype(np.uint32)
+            acc = _mix64(acc ^ (v[:, :, r] + self._row_salt[r]))
+        return (acc >> _S32).astype(np.uint32)
 
 
 def band_bytes(keys: np.ndarray | None) -> bytes | None:

@@ -31,6 +31,7 @@ from gateway.model import Evidence, Finding, Message
 from gateway.store.messages import Candidate, Fingerprints, MessageStore, to_us, to_utc
 
 MAX_RELATED = 50
+COMPARABLE_CACHE = 20_000  # comparable texts kept in memory (a few MB at most)
 
 
 class ContactTracker:
@@ -49,6 +50,9 @@ class ContactTracker:
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.hasher = hasher or MinHasher()
         self._index: CampaignIndex | None = None
+        # message id -> comparable text: the same recent messages are compared again and again
+        # (each later message of the customer, each campaign candidate); a text never changes.
+        self._comparable: dict[str, str] = {}
 
     # -- the stage ------------------------------------------------------------------------------
     def observe(self, message: Message, findings: list[Finding]) -> list[Finding]:
@@ -92,6 +96,7 @@ class ContactTracker:
             threshold=self.settings.duplicates.similarity_ja if is_cjk(text) else self.settings.duplicates.similarity,
             min_chars=self.settings.duplicates.min_chars,
             ignore_lines=self.settings.ignore_lines,
+            comparable_of=self._comparable_of,
         )
         if dups:
             out.append(self._duplicate_finding(message, dups))
@@ -104,11 +109,26 @@ class ContactTracker:
             out.append(campaign)
 
         seq = self.store.record(message, list(findings) + out, fingerprints)
+        if seq is not None:  # newly stored with this text
+            self._remember_comparable(message.id, text)
         if seq is not None and fingerprints.bands and self._index is not None:
             keys = band_array(fingerprints.bands)
             if keys is not None:
                 self._index.add(seq, keys)
         return out
+
+    def _comparable_of(self, row: Candidate) -> str:
+        """A stored message's comparable text (``row.text`` is not None), cached by id."""
+        text = self._comparable.get(row.id)
+        if text is None:
+            text = comparable(row.text or "", self.settings.ignore_lines)
+            self._remember_comparable(row.id, text)
+        return text
+
+    def _remember_comparable(self, message_id: str, text: str) -> None:
+        if len(self._comparable) >= COMPARABLE_CACHE:
+            del self._comparable[next(iter(self._comparable))]  # the oldest entry
+        self._comparable[message_id] = text
 
     def history(self, customer: str, exclude_id: str | None = None) -> CustomerHistory:
         """The customer's record across linked keys, leaving out ``exclude_id`` (usually the
@@ -244,7 +264,7 @@ class ContactTracker:
                 continue
             if not _length_allows(len(text), len(row.text), cfg.similarity):
                 continue
-            score, _ = similarity(text, comparable(row.text, self.settings.ignore_lines))
+            score, _ = similarity(text, self._comparable_of(row))
             if score >= cfg.similarity:
                 matches.append((row, score))
         customers = {self.store.resolve_customer(r.customer) for r, _ in matches}

@@ -58,10 +58,13 @@ class WindowCount:
         }
 
 
-def earlier_in_window(history: Sequence[Stamp], at: Stamp, window: RateWindow) -> list[Stamp]:
-    """The messages of ``history`` (sorted by key) inside ``window`` that come before ``at``."""
+def earlier_in_window(history: Sequence[Stamp], at: Stamp, window: RateWindow,
+                      keys: Sequence[tuple[int, str]] | None = None) -> list[Stamp]:
+    """The messages of ``history`` (sorted by key) inside ``window`` that come before ``at``.
+    ``keys`` are the histories' keys when the caller already has them (several windows)."""
     start = at.received_us - int(window.within.total_seconds() * 1_000_000)
-    keys = [h.key for h in history]
+    if keys is None:
+        keys = [h.key for h in history]
     lo = bisect.bisect_right(keys, (start, "\U0010ffff"))  # strictly after start
     hi = bisect.bisect_left(keys, at.key)  # strictly before the message itself
     return [h for h in history[lo:hi] if h.id != at.id]
@@ -86,9 +89,11 @@ def count_windows(
     contain ``at`` itself (it is counted once either way)."""
     burst_us = int(burst.total_seconds() * 1_000_000)
     out: list[WindowCount] = []
+    keys = {"customer": [(h.received_us, h.id) for h in customer_history],
+            "thread": [(h.received_us, h.id) for h in thread_history]}
     for window in windows:
         history = customer_history if window.scope == "customer" else thread_history
-        inside = earlier_in_window(history, at, window)
+        inside = earlier_in_window(history, at, window, keys["customer" if window.scope == "customer" else "thread"])
         run = [*inside, at]
         out.append(WindowCount(window, contacts(run, burst_us), [h.id for h in inside], len(run)))
     return out

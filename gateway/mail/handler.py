@@ -42,6 +42,14 @@ class Outcome:
     duplicate: bool = False
 
 
+class _AnalysisFailed(Exception):
+    """Carries an analysis error out of the message's transaction, so it rolls back first."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def verdict_of(decision: Decision) -> Verdict:
     return Verdict(tuple(decision.categories), tuple(decision.tags), bool(decision.held))
 
@@ -78,16 +86,22 @@ class MessageHandler:
             if external:
                 message.external.update(external)
             try:
-                result = self.process(message)
-            except (StoreError, sqlite3.OperationalError):
-                raise
-            except Exception as exc:  # a bug or a hostile message must not stop the mailbox
-                log.exception("analysis failed; message quarantined",
-                              extra={"source": source, "message_id": message.id, "reason": type(exc).__name__})
+                # The analysis's writes and the verdict commit together: one commit per message.
+                with self.checkpoints.db.tx():
+                    try:
+                        result = self.process(message)
+                    except (StoreError, sqlite3.OperationalError):
+                        raise
+                    except Exception as exc:  # undo the partial analysis, then quarantine
+                        raise _AnalysisFailed(exc) from exc
+                    verdict = verdict_of(result.decision)
+                    self.checkpoints.remember(message.id, source, verdict)
+            except _AnalysisFailed as failed:  # a bug or a hostile message must not stop the mailbox
+                exc = failed.error
+                log.error("analysis failed; message quarantined", exc_info=exc,
+                          extra={"source": source, "message_id": message.id, "reason": type(exc).__name__})
                 return self._quarantine(raw, source, location, f"analysis failed: {type(exc).__name__}: {exc}",
                                         stats, message_id=message.id)
-            verdict = verdict_of(result.decision)
-            self.checkpoints.remember(message.id, source, verdict)
             stats.processed += 1
             return Outcome(message.id, verdict)
 

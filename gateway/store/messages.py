@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -202,6 +203,19 @@ class MessageStore(Protocol):
         ...
 
 
+@dataclass
+class _LinkCache:
+    """customer key -> (canonical key, every linked key), valid while ``version`` (the
+    connection's PRAGMA data_version: other connections' commits) is unchanged. Links made through
+    this process's stores clear it themselves."""
+
+    version: int | None = None
+    keys: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+
+
+_LINK_CACHES: "weakref.WeakKeyDictionary[Database, _LinkCache]" = weakref.WeakKeyDictionary()
+
+
 def _findings_json(findings: list[Finding]) -> str:
     return json.dumps([f.to_json() for f in findings], ensure_ascii=False, sort_keys=True)
 
@@ -215,6 +229,24 @@ class SqliteMessageStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         db.migrate()
+        # Shared by every store on this Database, so a link made through any of them shows at once.
+        self._links = _LINK_CACHES.setdefault(db, _LinkCache())
+
+    def _linked(self, key: str) -> tuple[str, list[str]]:
+        with self.db._lock:
+            cache = self._links
+            version = int(self.db.conn.execute("PRAGMA data_version").fetchone()[0])
+            if version != cache.version or len(cache.keys) > 50_000:
+                cache.keys.clear()  # another connection committed: it may have linked customers
+                cache.version = version
+            hit = cache.keys.get(key)
+            if hit is None:
+                row = self.db.conn.execute("SELECT canonical FROM customer_links WHERE key = ?", (key,)).fetchone()
+                canonical = row[0] if row else key
+                rows = self.db.conn.execute("SELECT key FROM customer_links WHERE canonical = ?", (canonical,))
+                hit = (canonical, sorted({canonical, key, *(r[0] for r in rows)}))
+                cache.keys[key] = hit
+            return hit
 
     # -- writing --------------------------------------------------------------------------------
     def record(self, message: Message, findings: list[Finding], fingerprints: Fingerprints = Fingerprints()) -> int | None:
@@ -336,6 +368,24 @@ class SqliteMessageStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         db.migrate()
+        # Shared by every store on this Database, so a link made through any of them shows at once.
+        self._links = _LINK_CACHES.setdefault(db, _LinkCache())
+
+    def _linked(self, key: str) -> tuple[str, list[str]]:
+        with self.db._lock:
+            cache = self._links
+            version = int(self.db.conn.execute("PRAGMA data_version").fetchone()[0])
+            if version != cache.version or len(cache.keys) > 50_000:
+                cache.keys.clear()  # another connection committed: it may have linked customers
+                cache.version = version
+            hit = cache.keys.get(key)
+            if hit is None:
+                row = self.db.conn.execute("SELECT canonical FROM customer_links WHERE key = ?", (key,)).fetchone()
+                canonical = row[0] if row else key
+                rows = self.db.conn.execute("SELECT key FROM customer_links WHERE canonical = ?", (canonical,))
+                hit = (canonical, sorted({canonical, key, *(r[0] for r in rows)}))
+                cache.keys[key] = hit
+            return hit
 
     # -- writing --------------------------------------------------------------------------------
     def record(self, message: Message, findings: list[Finding], fingerprints: Fingerprints = Fingerprints()) -> int | None:
@@ -408,6 +458,12 @@ class SqliteMessageStore:
         a, b = a.strip(), b.strip()
         if not a or not b:
             raise StoreError("customers link: both customer keys must be non-empty")
+        try:
+            return self._link(a, b)
+        finally:
+            self._links.keys.clear()
+
+    def _link(self, a: str, b: str) -> str:
         with self.db.tx() as conn:
             ca = _resolve(conn, a)
             cb = _resolve(conn, b)
@@ -479,13 +535,10 @@ class SqliteMessageStore:
         return [Candidate(*r) for r in rows]
 
     def resolve_customer(self, key: str) -> str:
-        row = self.db.query_one("SELECT canonical FROM customer_links WHERE key = ?", (key,))
-        return row["canonical"] if row else key
+        return self._linked(key)[0]
 
     def customer_keys(self, key: str) -> list[str]:
-        canonical = self.resolve_customer(key)
-        rows = self.db.query("SELECT key FROM customer_links WHERE canonical = ?", (canonical,))
-        return sorted({canonical, key, *(r["key"] for r in rows)})
+        return list(self._linked(key)[1])
 
     def customer_messages(
         self, customer: str, since: datetime | None = None, until: datetime | None = None
