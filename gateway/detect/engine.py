@@ -1,7 +1,11 @@
 """The Detector: every phrase rule from ``rules/`` over one message's folded text.
 
-Speed comes from running only the patterns whose trigger words occur in the message (words every
-match must contain, derived from the template when the rules load), and only near those words.
+Speed comes from running only the patterns that can match the message. First choice: the RE2
+prefilter (``prefilter.py``): all patterns, loosened, as a few automata that each read the text
+once; the few patterns it reports are run with Python's ``re`` over the whole text, so the result
+is the exhaustive scan's. Without RE2 (or when it cannot decide), the engine runs the patterns
+whose trigger words occur in the message (words every match must contain, derived from the
+template when the rules load), and only near those words.
 English triggers are looked up among the message's words; Japanese ones by the character pairs
 they start with. A message with a masked or stretched word (``f*ck``, ``kiiill``) runs every English
 pattern over the whole text, since its words cannot be read. ``detect_exhaustive`` is the reference.
@@ -9,12 +13,15 @@ pattern over the whole text, since its words cannot be read. ``detect_exhaustive
 
 from __future__ import annotations
 
+import hashlib
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from gateway.detect.fuzzy import build_rewrites
 from gateway.detect.lexicon import Lexicon, load_lexicon
 from gateway.detect.normalize import Normalizer, words_of
+from gateway.detect.prefilter import Prefilter
 from gateway.detect.rules import Context, PhraseRule
 from gateway.model import Finding, Message
 
@@ -65,15 +72,23 @@ class Detector:
                         self._ja_index.setdefault(t[:2], []).append((t, i, j))
         self._en_keys = frozenset(self._en_index)
         self._ja_keys = frozenset(self._ja_index)
+        self._flat = [(i, j) for i, spec in enumerate(lexicon.rules) for j in range(len(spec.patterns))]
+        self.prefilter = Prefilter([(p, spec.lang == "en") for spec in lexicon.rules for p in spec.patterns])
 
     @classmethod
     def load(cls, rules_dir: Path | None = None) -> "Detector":
-        """Load and validate ``rules_dir`` (the shipped rules/ by default)."""
+        """Load and validate ``rules_dir`` (the shipped rules/ by default).
+
+        Compiling the rules takes seconds, so a process that loads the same rules again (a
+        pipeline per test, per CLI command) shares the Detector built the first time: detection
+        keeps no state between messages. Files are compared by content, so an edited rule is
+        always seen; only the last few rule sets are kept."""
         if rules_dir is None:
             from gateway.resources import rules_dir as default_rules_dir
 
             rules_dir = default_rules_dir()
-        return cls(load_lexicon(Path(rules_dir)))
+        rules_dir = Path(rules_dir)
+        return _load_cached(str(rules_dir), _fingerprint(rules_dir))
 
     def _candidates(self, text: str) -> dict[int, dict[int, set[str]]]:
         """Rule index -> {pattern index -> the trigger keys that made it worth running}."""
@@ -135,8 +150,31 @@ class Detector:
                 windows.append((a, b))
         return windows
 
+    def _plan(self, text: str) -> "list[tuple[int, dict[int, list[tuple[int, int]] | None]]]":
+        """The rules worth checking, in order, each with the patterns to run and the spans of
+        text to search (None: all of it)."""
+        possible = self.prefilter.possible(text)
+        if possible is None:
+            return [(i, {j: self._windows(text, keys) for j, keys in patterns.items()})
+                    for i, patterns in sorted(self._candidates(text).items())]
+        plan: dict[int, dict[int, list[tuple[int, int]] | None]] = {}
+        flat = self._flat
+        for k in sorted(possible):
+            i, j = flat[k]
+            plan.setdefault(i, {})[j] = None
+        return list(plan.items())
+
     def detect(self, message: Message) -> list[Finding]:
         """Findings for ``message`` (never persistent/duplicate contact: that is the contact stage)."""
+        norm = self.normalizer.normalize(message.text)
+        ctx = Context(message, norm, self.settings)
+        findings: list[Finding] = []
+        for i, which in self._plan(norm.text):
+            findings.extend(self.rules[i].check(message, ctx, which))
+        return findings
+
+    def detect_by_triggers(self, message: Message) -> list[Finding]:
+        """The fast path without the RE2 prefilter (what runs where google-re2 is missing)."""
         norm = self.normalizer.normalize(message.text)
         ctx = Context(message, norm, self.settings)
         findings: list[Finding] = []
@@ -161,11 +199,25 @@ class Detector:
         norm = self.normalizer.normalize(message.text)
         ctx = Context(message, norm, self.settings)
         findings: list[Finding] = []
-        text = norm.text
-        for i, patterns in sorted(self._candidates(text).items()):
-            which = {j: self._windows(text, keys) for j, keys in patterns.items()}
+        for i, which in self._plan(norm.text):
             findings.extend(self.rules[i].check(message, ctx, which))
         return findings, ctx.checked
+
+
+def _fingerprint(rules_dir: Path) -> str:
+    """A digest of every file and folder name under ``rules_dir`` and every file's content."""
+    digest = hashlib.sha256()
+    if rules_dir.is_dir():
+        for path in sorted(rules_dir.rglob("*")):
+            digest.update(str(path.relative_to(rules_dir)).encode("utf-8", "surrogateescape") + b"\0")
+            if path.is_file():
+                digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=4)
+def _load_cached(rules_dir: str, fingerprint: str) -> Detector:
+    return Detector(load_lexicon(Path(rules_dir)))
 
 
 __all__ = ["Detector"]

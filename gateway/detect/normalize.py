@@ -217,7 +217,9 @@ _JA_GAP = re.compile(
     r"(?=[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff々])"
 )
 _WORD = re.compile(r"[a-z*]+")
-_LEET_ANY = re.compile(r"[a-z*][0134578@$!|+#%]|[0134@$][a-z*]")
+# Leet or masking next to a letter: a letter then a digit or symbol, or a leading 0134@$ then a
+# letter. Written to start with the (rare) symbol class, so the regex engine can skip ahead to it.
+_LEET_ANY = re.compile(r"[0134578@$!|+#%](?:(?<=[a-z*].)|(?<=[0134@$])(?=[a-z*]))")
 _NON_LETTER = {c: " " for c in range(128) if not (97 <= c <= 122 or c == 42)}
 
 
@@ -228,16 +230,12 @@ def words_of(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
+_THREE_SINGLES = re.compile(r" [a-z*] [a-z*] [a-z*] ")
+
+
 def _has_spaced_letters(words: list[str]) -> bool:
-    run = 0
-    for w in words:
-        if len(w) == 1:
-            run += 1
-            if run >= 3:
-                return True
-        else:
-            run = 0
-    return False
+    """Three single-letter words in a row (``i d i o t``): one search over the joined words."""
+    return _THREE_SINGLES.search(" " + " ".join(words) + " ") is not None
 
 
 class Normalizer:

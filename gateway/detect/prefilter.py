@@ -1,0 +1,346 @@
+"""A few linear passes over a message that tell which phrase patterns can match it at all.
+
+Python's regex engine tries a pattern at every position of the text, so running a few dozen
+patterns over a 1 KB message costs milliseconds even when none matches (the usual case). An RE2
+set runs many patterns at once as one automaton that reads the text once. RE2's syntax lacks
+lookarounds and its ``\\w``, ``\\d`` and ``\\s`` are ASCII-only, so each pattern is translated into
+a *looser* RE2 pattern: lookarounds, word boundaries and end anchors are dropped (the leading
+``(?<![\\w*])`` and trailing ``(?![\\w*])`` become a consumed non-word character or the text's
+edge), and every character class is widened to a superset of what Python's class accepts (a
+negated class is narrowed inside, so it too accepts a superset). The looser pattern therefore
+matches wherever the real one does: a pattern no set reports cannot match, and the engine skips
+it; the ones reported are run with Python's ``re`` for the real matches. The result is exactly
+the exhaustive scan's.
+
+Patterns that cannot be translated (back-references, case-insensitive flags) are always run.
+Without the ``google-re2`` package the prefilter is unavailable and the engine uses its word
+triggers alone.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import re._constants as K  # the parsed form of a Python regex (stable across 3.11-3.13)
+import re._parser as sre_parse
+from typing import Iterable
+
+try:  # optional: the engine falls back to its word triggers without it
+    import re2 as _re2
+except ImportError:  # pragma: no cover - exercised only where google-re2 is missing
+    _re2 = None
+
+#: Memory for each automaton: a fixed budget (RE2 resets its state cache when full), so memory
+#: stays flat however many messages pass through.
+MAX_MEM = 64 << 20
+#: Patterns per automaton: an automaton's states combine the progress of all its patterns, so
+#: one for every pattern grows too many states to cache on varied text; small groups stay small.
+GROUP = 64
+
+_TOP = r"\x{10FFFF}"
+_DEL = r"\x7f"
+# Supersets and subsets of Python's Unicode classes, as RE2 class contents. ``wide`` stands for
+# every character above ASCII: the code points themselves over UTF-8 text, or DEL over the ASCII
+# copy of the text in which every such character became DEL (see ``ascii_copy``).
+_SUPER = {
+    K.CATEGORY_WORD: r"0-9A-Za-z_{wide}",
+    K.CATEGORY_NOT_WORD: r"\x00-/:-@\[-\^`{{-\x7f{wide}",
+    K.CATEGORY_DIGIT: r"0-9{wide}",
+    K.CATEGORY_NOT_DIGIT: r"\x00-/:-\x7f{wide}",
+    K.CATEGORY_SPACE: r"\t-\r\x1c- {wide}",
+    K.CATEGORY_NOT_SPACE: r"\x00-\x08\x0e-\x1f!-\x7f{wide}",
+}
+_SUB = {
+    K.CATEGORY_WORD: r"0-9A-Za-z_",
+    K.CATEGORY_NOT_WORD: r"\x00-/:-@\[-\^`{{-~",
+    K.CATEGORY_DIGIT: r"0-9",
+    K.CATEGORY_NOT_DIGIT: r"\x00-/:-~",
+    K.CATEGORY_SPACE: r"\t-\r ",
+    K.CATEGORY_NOT_SPACE: r"\x00-\x08\x0e-\x1b!-~",
+}
+_ANY = r"(?s:.)"
+_WIDE_UTF8 = r"\x{80}-" + _TOP
+
+
+def _to_del(exc: UnicodeError) -> tuple[str, int]:
+    assert isinstance(exc, UnicodeEncodeError)
+    return "\x7f" * (exc.end - exc.start), exc.end
+
+
+codecs.register_error("gateway.detect.del", _to_del)
+
+
+def ascii_copy(text: str) -> bytes:
+    """``text`` with every character above ASCII replaced by DEL, one byte per character: what
+    the English patterns are matched against (their classes accept DEL wherever they could
+    accept any such character), so their automaton stays small."""
+    return text.encode("ascii", "gateway.detect.del")
+
+
+class Unsupported(ValueError):
+    """A construct the translation does not handle: the pattern is always run."""
+
+
+class _Loosener:
+    """Translates one parsed Python pattern to a looser RE2 pattern, over UTF-8 text or (``ascii``)
+    over :func:`ascii_copy` of the text."""
+
+    def __init__(self, ascii: bool) -> None:
+        self.ascii = ascii
+        self.wide = _DEL if ascii else _WIDE_UTF8
+
+    def char(self, cp: int) -> str:
+        if self.ascii and cp >= 0x7F:
+            return _DEL
+        return r"\x{%X}" % cp
+
+    def items(self, items: Iterable[tuple[object, object]], narrow: bool) -> str:
+        """Class contents: a superset of ``items`` (or, ``narrow``, a subset)."""
+        out = []
+        for op, av in items:
+            if op is K.LITERAL:
+                if narrow and self.ascii and av >= 0x7F:  # type: ignore[operator]
+                    continue  # DEL stands for many characters: never excluded
+                out.append(self.char(av))  # type: ignore[arg-type]
+            elif op is K.RANGE:
+                lo, hi = av  # type: ignore[misc]
+                if self.ascii:
+                    if narrow:
+                        hi = min(hi, 0x7E)
+                        if lo > hi:
+                            continue
+                    else:
+                        hi = min(hi, 0x7F)
+                        lo = min(lo, 0x7F)
+                out.append(self.char(lo) + "-" + self.char(hi))
+            elif op is K.CATEGORY:
+                table = _SUB if narrow else _SUPER
+                if av not in table:
+                    raise Unsupported(f"category {av}")
+                out.append(table[av].format(wide=self.wide))  # type: ignore[index]
+            else:
+                raise Unsupported(f"class item {op}")
+        return "".join(out)
+
+    def cls(self, items: list[tuple[object, object]]) -> str:
+        """A class accepting a superset of what Python's class ``items`` accepts."""
+        if items and items[0][0] is K.NEGATE:
+            inner = self.items(items[1:], narrow=True)  # narrower inside, so wider outside
+            return "[^" + inner + "]" if inner else _ANY
+        inner = self.items(items, narrow=False)
+        if not inner:
+            raise Unsupported("empty class")
+        return "[" + inner + "]"
+
+    def edge(self, av: object, lookbehind: bool) -> str:
+        """``(?<![C])`` at the very start (or ``(?![C])`` at the very end) of a pattern: the
+        text's edge or one character outside C, consumed (harmless when asking whether the
+        pattern matches anywhere)."""
+        direction, sub = av  # type: ignore[misc]
+        if direction != (-1 if lookbehind else 1) or len(sub.data) != 1:
+            return ""
+        op, items = sub.data[0]
+        if op is not K.IN or (items and items[0][0] is K.NEGATE):
+            return ""
+        inner = self.items(items, narrow=True)
+        if not inner:
+            return ""
+        return (r"(?:^|[^" if lookbehind else r"(?:$|[^") + inner + "])"
+
+    def seq(self, data: list[tuple[object, object]], top: bool = False) -> str:
+        out = []
+        last = len(data) - 1
+        for k, (op, av) in enumerate(data):
+            if op is K.LITERAL:
+                out.append(self.char(av))  # type: ignore[arg-type]
+            elif op is K.NOT_LITERAL:
+                cp: int = av  # type: ignore[assignment]
+                out.append(_ANY if self.ascii and cp >= 0x7F else "[^" + self.char(cp) + "]")
+            elif op is K.ANY:
+                out.append(_ANY)
+            elif op is K.IN:
+                out.append(self.cls(av))  # type: ignore[arg-type]
+            elif op is K.BRANCH:
+                out.append("(?:" + "|".join(self.seq(b.data) for b in av[1]) + ")")  # type: ignore[index]
+            elif op is K.SUBPATTERN:
+                group, add_flags, del_flags, sub = av  # type: ignore[misc]
+                if add_flags & (re.IGNORECASE | re.LOCALE):
+                    raise Unsupported("case-insensitive group")
+                out.append("(?:" + self.seq(sub.data) + ")")
+            elif op is K.ATOMIC_GROUP:
+                out.append("(?:" + self.seq(av.data) + ")")  # type: ignore[attr-defined]
+            elif op in (K.MAX_REPEAT, K.MIN_REPEAT, K.POSSESSIVE_REPEAT):
+                lo, hi, sub = av  # type: ignore[misc]
+                body = "(?:" + self.seq(sub.data) + ")"
+                if hi is K.MAXREPEAT or hi > 1000:
+                    out.append(body + ("*" if lo == 0 or lo > 1000 else "{%d,}" % lo))
+                else:
+                    out.append(body + "{%d,%d}" % (lo, hi))
+            elif op is K.ASSERT_NOT and top and k == 0:
+                out.append(self.edge(av, lookbehind=True))
+            elif op is K.ASSERT_NOT and top and k == last:
+                out.append(self.edge(av, lookbehind=False))
+            elif op is K.AT and av in (K.AT_BEGINNING, K.AT_BEGINNING_STRING):
+                out.append("^")  # the start of the text, in both engines
+            elif op in (K.ASSERT, K.ASSERT_NOT, K.AT):
+                continue  # a condition on the surroundings: dropping it only widens the pattern
+            else:
+                raise Unsupported(str(op))
+        return "".join(out)
+
+
+def _wide_item(op: object, av: object) -> bool:
+    """A class item holding only characters above ASCII."""
+    if op is K.LITERAL:
+        return av >= 0x80  # type: ignore[operator]
+    if op is K.RANGE:
+        return av[0] >= 0x80  # type: ignore[index,operator]
+    return False
+
+
+def _needs_wide(data: list[tuple[object, object]]) -> bool:
+    """Every match of the parsed sequence holds a character above ASCII."""
+    for op, av in data:
+        if op is K.LITERAL and av >= 0x80:  # type: ignore[operator]
+            return True
+        if op is K.IN and av and all(_wide_item(o, a) for o, a in av):  # type: ignore[union-attr]
+            return True
+        if op is K.BRANCH and all(_needs_wide(b.data) for b in av[1]):  # type: ignore[index]
+            return True
+        if op is K.SUBPATTERN and _needs_wide(av[3].data):  # type: ignore[index]
+            return True
+        if op is K.ATOMIC_GROUP and _needs_wide(av.data):  # type: ignore[attr-defined]
+            return True
+        if op in (K.MAX_REPEAT, K.MIN_REPEAT, K.POSSESSIVE_REPEAT):
+            lo, _, sub = av  # type: ignore[misc]
+            if lo >= 1 and _needs_wide(sub.data):
+                return True
+    return False
+
+
+def needs_wide(pattern: str) -> bool:
+    """True when every match of ``pattern`` holds a character above ASCII (a Japanese word):
+    such a pattern cannot match an ASCII text, and its automaton need not read one."""
+    return _needs_wide(sre_parse.parse(pattern).data)
+
+
+def loosen(pattern: str, ascii: bool = False) -> str:
+    """An RE2 pattern matching wherever the Python ``pattern`` matches (and perhaps elsewhere):
+    over the UTF-8 text, or (``ascii``) over :func:`ascii_copy` of it. Raises
+    :class:`Unsupported` when the pattern cannot be translated."""
+    parsed = sre_parse.parse(pattern)
+    if parsed.state.flags & (re.IGNORECASE | re.LOCALE | re.VERBOSE):
+        raise Unsupported("flags")
+    return _Loosener(ascii).seq(parsed.data, top=True)
+
+
+class _Set:
+    """One RE2 set; position 0 is a sentinel that matches every text: missing from a result, it
+    shows RE2 gave up (its automaton ran out of memory, which it reports as "no match")."""
+
+    def __init__(self, ascii: bool, wide_only: bool = False) -> None:
+        self.wide_only = wide_only  # its patterns cannot match an ASCII text
+        options = _re2.Options()
+        options.max_mem = MAX_MEM
+        options.log_errors = False  # a give-up is seen by the sentinel, and handled
+        if ascii:
+            options.encoding = _re2.Options.Encoding.LATIN1
+        self.ascii = ascii
+        self.rset = _re2.Set.SearchSet(options)
+        self.rset.Add("")
+        self.index: list[int] = [-1]  # set position -> pattern index
+
+    def add(self, n: int, pattern: str) -> None:
+        self.rset.Add(loosen(pattern, self.ascii))  # positions are handed out in order
+        self.index.append(n)
+
+    def compile(self) -> None:
+        self.rset.Compile()
+
+    def match(self, data: bytes, out: set[int]) -> bool:
+        found = self.rset.Match(data)
+        if not found or 0 not in found:
+            return False
+        index = self.index
+        out.update(index[k] for k in found if k)
+        return True
+
+
+class Prefilter:
+    """All patterns as a few RE2 automata (English over the ASCII copy of the text, Japanese over
+    the text itself): ``possible(text)`` names the patterns that may match ``text``; the others
+    cannot."""
+
+    def __init__(self, patterns: list[tuple[str, bool]]) -> None:
+        """``patterns``: (Python regex, matched over the ASCII copy) per pattern index."""
+        self.always: frozenset[int] = frozenset()
+        self._sets: list[_Set] = []
+        if _re2 is None:
+            return
+        sets: list[_Set] = []
+        always = set()
+        kinds = [(True, False), (False, False), (False, True)]
+        kind = {n: (a, False if a else _wide(p)) for n, (p, a) in enumerate(patterns)}
+        for ascii, wide_only in kinds:
+            current = _Set(ascii, wide_only)
+            for n, (p, a) in enumerate(patterns):
+                if kind[n] != (ascii, wide_only):
+                    continue
+                try:
+                    current.add(n, p)
+                except (Unsupported, _re2.error):
+                    always.add(n)
+                    continue
+                if len(current.index) > GROUP:
+                    sets.append(current)
+                    current = _Set(ascii, wide_only)
+            if len(current.index) > 1:
+                sets.append(current)
+        compiled = []
+        for rs in sets:
+            try:
+                rs.compile()
+            except _re2.error:  # too large for its memory budget: run its patterns always
+                always.update(rs.index[1:])
+                continue
+            compiled.append(rs)
+        self._sets = compiled
+        self.always = frozenset(always)
+
+    @property
+    def available(self) -> bool:
+        return _re2 is not None
+
+    def possible(self, text: str, narrow: bytes | None = None) -> "set[int] | None":
+        """Indexes of the patterns that may match ``text``; None when undecidable (no RE2, text
+        RE2 cannot read, or RE2 gave up), meaning any pattern may. ``narrow``: the text's
+        :func:`ascii_copy`, when the caller has it."""
+        if _re2 is None:
+            return None
+        out = set(self.always)
+        if narrow is None:
+            narrow = ascii_copy(text)
+        plain = text.isascii()
+        if plain:
+            full = narrow
+        else:
+            try:
+                full = text.encode("utf-8")
+            except UnicodeEncodeError:  # lone surrogates
+                return None
+        for rs in self._sets:
+            if plain and rs.wide_only:
+                continue
+            if not rs.match(narrow if rs.ascii else full, out):
+                return None
+        return out
+
+
+def _wide(pattern: str) -> bool:
+    try:
+        return needs_wide(pattern)
+    except re.error:
+        return False
+
+
+__all__ = ["Prefilter", "Unsupported", "ascii_copy", "loosen"]
