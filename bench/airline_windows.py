@@ -6,7 +6,7 @@ policy (thread windows do not apply: tweets have no thread), and the script repo
 customers breached each window, how many sent near-duplicates, and shows the flagged customers'
 tweets so a person can judge whether the thresholds are sane.
 
-    /work/venv/bin/python bench/airline_windows.py [--show 8] [--data DIR]
+    python bench/airline_windows.py [--show 8] [--data DIR]
 """
 
 from __future__ import annotations

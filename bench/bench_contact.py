@@ -7,8 +7,8 @@ Prints: load and index build times; index memory per stored message; campaign lo
 history; and near-duplicate recall of the LSH index against an exhaustive rapidfuzz scan of every
 stored text on a sample of queries, at the configured campaign threshold.
 
-    /work/venv/bin/python bench/bench_contact.py                 # 1M messages (a few minutes)
-    /work/venv/bin/python bench/bench_contact.py --count 100000  # quicker
+    python bench/bench_contact.py                 # 1M messages (a few minutes)
+    python bench/bench_contact.py --count 100000  # quicker
 """
 
 from __future__ import annotations

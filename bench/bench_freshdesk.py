@@ -6,7 +6,7 @@ private note; every fourth of those also held), and a share of the tagged ones w
 replaced by a concurrent writer right after our write (re-read -> merge again -> write again).
 Schema validation of the fake is switched off so the time is the connector's own (plus respx).
 
-    /work/venv/bin/python bench/bench_freshdesk.py [N] [race_share]
+    python bench/bench_freshdesk.py [N] [race_share]
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ network), with OpenAPI validation switched off so the figure is the connector's 
 ``N`` tickets, one end-user comment each, half of them abusive (one Update Ticket each), and a
 share of them changed by an agent between read and write (409 -> re-read -> resend).
 
-    /work/venv/bin/python bench/bench_zendesk.py [N] [collision_share]
+    python bench/bench_zendesk.py [N] [collision_share]
 """
 
 from __future__ import annotations
