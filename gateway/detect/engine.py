@@ -2,8 +2,9 @@
 
 Speed comes from running only the patterns that can match the message. First choice: the RE2
 prefilter (``prefilter.py``): all patterns, loosened, as a few automata that each read the text
-once; the few patterns it reports are run with Python's ``re`` over the whole text, so the result
-is the exhaustive scan's. Without RE2 (or when it cannot decide), the engine runs the patterns
+once; the few patterns it reports are run with Python's ``re``, tried only at the positions where
+their looser RE2 forms matched (every real match starts there), so the result is the exhaustive
+scan's. Without RE2 (or when it cannot decide), the engine runs the patterns
 whose trigger words occur in the message (words every match must contain, derived from the
 template when the rules load), and only near those words.
 English triggers are looked up among the message's words; Japanese ones by the character pairs
@@ -15,17 +16,19 @@ from __future__ import annotations
 
 import hashlib
 import re
+import re._parser as sre_parse
 from functools import lru_cache
 from pathlib import Path
 
 from gateway.detect.fuzzy import build_rewrites
 from gateway.detect.lexicon import Lexicon, load_lexicon
 from gateway.detect.normalize import Normalizer, words_of
-from gateway.detect.prefilter import Prefilter
-from gateway.detect.rules import Context, PhraseRule
+from gateway.detect.prefilter import Prefilter, ascii_copy
+from gateway.detect.rules import Context, PhraseRule, Starts
 from gateway.model import Finding, Message
 
 _WINDOW = 160  # characters searched on each side of a trigger word
+_MAX_STARTS = 400  # beyond this many candidate start positions, search the text instead
 
 
 def _key(trigger: str) -> str:
@@ -73,6 +76,9 @@ class Detector:
         self._en_keys = frozenset(self._en_index)
         self._ja_keys = frozenset(self._ja_index)
         self._flat = [(i, j) for i, spec in enumerate(lexicon.rules) for j in range(len(spec.patterns))]
+        self._nonempty = frozenset(k for k, (i, j) in enumerate(self._flat)
+                                   if self.rules[i].patterns[j].match("") is None
+                                   and _min_width(self.rules[i].patterns[j].pattern) > 0)
         self.prefilter = Prefilter([(p, spec.lang == "en") for spec in lexicon.rules for p in spec.patterns])
 
     @classmethod
@@ -153,21 +159,25 @@ class Detector:
     def _plan(self, text: str) -> "list[tuple[int, dict[int, list[tuple[int, int]] | None]]]":
         """The rules worth checking, in order, each with the patterns to run and the spans of
         text to search (None: all of it)."""
-        possible = self.prefilter.possible(text)
+        prefilter = self.prefilter
+        narrow = ascii_copy(text) if prefilter.available else None
+        possible = prefilter.possible(text, narrow)
         if possible is None:
             return [(i, {j: self._windows(text, keys) for j, keys in patterns.items()})
                     for i, patterns in sorted(self._candidates(text).items())]
         plan: dict[int, dict[int, list[tuple[int, int]] | None]] = {}
         flat = self._flat
+        n = len(text)
+        nonempty = self._nonempty
         for k in sorted(possible):
             i, j = flat[k]
-            plan.setdefault(i, {})[j] = None
+            plan.setdefault(i, {})[j] = _where(prefilter.spans(k, narrow), n, k in nonempty)  # type: ignore[arg-type]
         return list(plan.items())
 
     def detect(self, message: Message) -> list[Finding]:
         """Findings for ``message`` (never persistent/duplicate contact: that is the contact stage)."""
         norm = self.normalizer.normalize(message.text)
-        ctx = Context(message, norm, self.settings)
+        ctx = Context(message, norm, self.settings, record=False)
         findings: list[Finding] = []
         for i, which in self._plan(norm.text):
             findings.extend(self.rules[i].check(message, ctx, which))
@@ -202,6 +212,29 @@ class Detector:
         for i, which in self._plan(norm.text):
             findings.extend(self.rules[i].check(message, ctx, which))
         return findings, ctx.checked
+
+
+def _min_width(pattern: str) -> int:
+    try:
+        return int(sre_parse.parse(pattern).getwidth()[0])
+    except Exception:  # noqa: BLE001 - unknown: treated as possibly empty
+        return 0
+
+
+def _where(spans: "list[tuple[int, int]] | None", n: int, nonempty: bool) -> "list[tuple[int, int]] | Starts | None":
+    """Where to look for a pattern's matches, from its looser form's matches (see
+    ``Prefilter.spans``): each span's positions and the one after it; or, for a pattern that may
+    match the empty string, the text from the first span on (None: the whole text)."""
+    if not spans:
+        return None
+    if nonempty:
+        positions: set[int] = set()
+        for a, b in spans:
+            positions.update(range(a, min(max(b, a + 1), n) + 1))
+        if len(positions) <= _MAX_STARTS:
+            return Starts(sorted(positions))
+    start = spans[0][0]
+    return [(start, n)] if start else None
 
 
 def _fingerprint(rules_dir: Path) -> str:

@@ -30,6 +30,8 @@ try:  # optional: the engine falls back to its word triggers without it
 except ImportError:  # pragma: no cover - exercised only where google-re2 is missing
     _re2 = None
 
+_UNANCHORED = _re2._re2.RE2.Anchor.UNANCHORED if _re2 is not None else None
+
 #: Memory for each automaton: a fixed budget (RE2 resets its state cache when full), so memory
 #: stays flat however many messages pass through.
 MAX_MEM = 64 << 20
@@ -250,9 +252,11 @@ class _Set:
         self.rset.Add("")
         self.index: list[int] = [-1]  # set position -> pattern index
 
-    def add(self, n: int, pattern: str) -> None:
-        self.rset.Add(loosen(pattern, self.ascii))  # positions are handed out in order
+    def add(self, n: int, pattern: str) -> str:
+        loose = loosen(pattern, self.ascii)
+        self.rset.Add(loose)  # positions are handed out in order
         self.index.append(n)
+        return loose
 
     def compile(self) -> None:
         self.rset.Compile()
@@ -275,6 +279,9 @@ class Prefilter:
         """``patterns``: (Python regex, matched over the ASCII copy) per pattern index."""
         self.always: frozenset[int] = frozenset()
         self._sets: list[_Set] = []
+        #: pattern index -> its looser RE2 pattern over the ASCII copy (for :meth:`first`)
+        self._loose: dict[int, str] = {}
+        self._single: dict[int, object] = {}
         if _re2 is None:
             return
         sets: list[_Set] = []
@@ -287,7 +294,9 @@ class Prefilter:
                 if kind[n] != (ascii, wide_only):
                     continue
                 try:
-                    current.add(n, p)
+                    loose = current.add(n, p)
+                    if ascii:
+                        self._loose[n] = loose
                 except (Unsupported, _re2.error):
                     always.add(n)
                     continue
@@ -306,6 +315,8 @@ class Prefilter:
             compiled.append(rs)
         self._sets = compiled
         self.always = frozenset(always)
+        for n in always:
+            self._loose.pop(n, None)
 
     @property
     def available(self) -> bool:
@@ -334,6 +345,52 @@ class Prefilter:
             if not rs.match(narrow if rs.ascii else full, out):
                 return None
         return out
+
+
+    def spans(self, n: int, narrow: bytes, limit: int = 16) -> "list[tuple[int, int]] | None":
+        """The successive non-overlapping matches of pattern ``n``'s looser form in the text whose
+        :func:`ascii_copy` is ``narrow`` (at most ``limit``); None when unknown (a pattern not
+        matched over the ASCII copy, or more matches than ``limit``).
+
+        Every match of the pattern is a match of its looser form, shifted at most one character
+        left by a consumed edge character; a looser match the scan steps over starts inside a
+        reported one. So every match of the pattern starts within a reported span or one
+        character after it. The copy has one byte per character, so offsets are the text's."""
+        single = self._single.get(n)
+        if single is None:
+            single = self._compile_single(n)
+        if single is False:
+            return None
+        out: list[tuple[int, int]] = []
+        pos, end = 0, len(narrow)
+        match = single.Match  # type: ignore[attr-defined]
+        while True:
+            a, b = match(_UNANCHORED, narrow, pos, end)[0]
+            if a < 0:
+                return out
+            out.append((a, b))
+            if len(out) > limit:
+                return None
+            if pos == end:
+                return out
+            pos = b if b > pos else pos + 1
+
+    def _compile_single(self, n: int) -> object:
+        loose = self._loose.get(n)
+        single: object = False
+        if loose is not None:
+            options = _re2.Options()
+            options.max_mem = 8 << 20  # one pattern: RE2 falls back to a slower search, never gives up
+            options.log_errors = False
+            options.encoding = _re2.Options.Encoding.LATIN1
+            try:
+                rx = _re2._re2.RE2(loose.encode("latin-1"), options)
+                if rx.ok():
+                    single = rx
+            except (UnicodeEncodeError, _re2.error):
+                pass
+        self._single[n] = single
+        return single
 
 
 def _wide(pattern: str) -> bool:

@@ -19,6 +19,10 @@ class Context:
     norm: Normalized
     settings: Settings
     checked: list[str] = field(default_factory=list)  # rules that ran and did not fire
+    #: Whether to record in ``checked`` the rules whose matches contexts scored below threshold
+    #: (``explain`` does). Without it, a match's remaining contexts are skipped once its score is
+    #: below threshold, since factors in [0, 1] can only lower it further: findings are the same.
+    record: bool = True
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,13 @@ class PhraseRule:
         the spans of text to search (None: all of it)."""
         text = ctx.norm.text
         threshold = ctx.settings.threshold(self.category)
+        factors = ctx.settings.factors
+        # Stop scoring a match once it is below threshold (only when nothing records why).
+        cut = not ctx.record and all(0.0 <= f <= 1.0 for f in factors.values())
+        if cut and self.score < threshold:
+            return []
+        checks = C.CHECKS
+        lang = self.lang
         evidence: list[Evidence] = []
         best = 0.0
         notes: set[str] = set()
@@ -59,9 +70,11 @@ class PhraseRule:
                 score = self.score
                 applied = []
                 for kind in self.contexts:
-                    if C.CHECKS[kind](text, s, e, self.lang):
-                        score *= ctx.settings.factors.get(kind, 1.0)
+                    if checks[kind](text, s, e, lang):
+                        score *= factors.get(kind, 1.0)
                         applied.append(kind)
+                        if cut and score < threshold:
+                            break
                 if score < threshold:
                     lowered.update(applied)
                     continue
@@ -88,14 +101,33 @@ class PhraseRule:
                         details={"lang": self.lang})]
 
 
-def _matches(rx: "re.Pattern[str]", text: str, windows: "list[tuple[int, int]] | None"):  # type: ignore[no-untyped-def]
+class Starts(tuple):  # type: ignore[type-arg]
+    """Ascending positions where a pattern's matches may start (a superset of where they do),
+    given in place of windows: only these are tried."""
+
+
+def _matches(rx: "re.Pattern[str]", text: str, windows: "list[tuple[int, int]] | Starts | None"):  # type: ignore[no-untyped-def]
     """Matches of ``rx`` in ``text``, searching only ``windows`` when given.
 
     A match that reaches a window's end is checked again against the whole text, since the end
-    of a window looks like the end of the text to lookaheads and ``$``.
+    of a window looks like the end of the text to lookaheads and ``$``. With :class:`Starts`
+    (for a pattern that cannot match the empty string), the pattern is tried only at those
+    positions, in order, resuming after each match: what ``finditer`` finds, since it tries
+    every position the same way and no other position can match.
     """
     if windows is None:
         yield from rx.finditer(text)
+        return
+    if isinstance(windows, Starts):
+        pos = 0
+        match = rx.match
+        for c in windows:
+            if c < pos:
+                continue
+            m = match(text, c)
+            if m is not None:
+                yield m
+                pos = m.end()
         return
     seen: set[tuple[int, int]] = set()
     for a, b in windows:
