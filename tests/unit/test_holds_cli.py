@@ -7,29 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import main
-from gateway.drafts import DraftStore
 from gateway.holds import HoldStore
 from gateway.store.db import Database
+from tests.cli_seed import cli, seed_store
 
 
 @pytest.fixture
 def path(tmp_path: Path) -> Path:
-    p = tmp_path / "gateway.db"
-    db = Database.open(p)
-    holds = HoldStore(db)
-    holds.propose("c@example.com", "customer", "repeated abuse",
-                  [{"category": "verbal_abuse", "severity": "medium", "message_id": "m1",
-                    "evidence": [{"start": 0, "end": 5, "text": "idiot"}]}], message_id="m1", expiry_days=30)
-    holds.propose("d@example.com", "thread", "persistent contact", [], thread="t9")
-    DraftStore(db).create("c@example.com", "en", "warning", "Re: Order", "Dear customer,\nplease.",
-                          to_address="c@example.com", message_id="m1")
-    db.close()
-    return p
-
-
-def cli(path: Path, *args: str) -> int:
-    return main([*args[:2], "--db", str(path), *args[2:]])
+    return seed_store(tmp_path / "gateway.db")
 
 
 def test_holds_list_and_show(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
