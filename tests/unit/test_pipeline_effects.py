@@ -13,21 +13,14 @@ from gateway.effects import CoreEffects, short_reference
 from gateway.model import Evidence, Finding, Message, Severity
 from gateway.policy import Policy
 from gateway.store.db import Database
+from tests.clock import Clock
 
 T0 = datetime(2026, 4, 1, 12, 0, tzinfo=timezone.utc)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from gateway.holds import HoldStore
 from gateway.model import Message
 from gateway.pipeline import Pipeline
 from gateway.store.db import Database
+from tests.clock import Clock
 from gateway.store.messages import SqliteMessageStore
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
@@ -20,17 +21,9 @@ COMPLAINT = ("My order #4411 arrived broken and nobody has answered my last two 
              "This is unacceptable. I want a full refund as your terms promise.")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture
