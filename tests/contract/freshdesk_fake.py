@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import httpx
 import jsonschema
+import pytest
 import respx
 from referencing import Registry, Resource
 
@@ -315,3 +316,16 @@ def make_config(**options: Any):  # noqa: ANN201 - FreshdeskConfig
     entry = {k: v for k, v in entry.items() if v is not None}
     cfg = parse_config({"helpdesks": [entry]}, env={"FD_KEY": API_KEY, "FD_HOOK": "hook-secret-1"})
     return freshdesk_config(cfg.helpdesks[0], cfg, key="helpdesks[0]")
+
+
+# Fixtures shared by the Freshdesk contract tests (imported by name, as the Zendesk overlay's are).
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def fake():
+    """A fake Freshdesk account behind respx for the duration of one test."""
+    with respx.mock(assert_all_called=False) as router:
+        yield FakeFreshdesk(router)

@@ -13,20 +13,9 @@ import respx
 from connectors.freshdesk.client import FreshdeskClient
 from connectors.http import RetryPolicy
 from gateway.errors import HelpdeskError, RateLimited
-from tests.contract.freshdesk_fake import API_KEY, BASE, FakeFreshdesk, Sleeps, error_body, make_config, schema_errors
+from tests.contract.freshdesk_fake import API_KEY, BASE, FakeFreshdesk, Sleeps, error_body, make_config, schema_errors, anyio_backend, fake  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.contract, pytest.mark.anyio]
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def fake():
-    with respx.mock(assert_all_called=False) as router:
-        yield FakeFreshdesk(router)
 
 
 @pytest.fixture

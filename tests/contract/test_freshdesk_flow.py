@@ -19,22 +19,11 @@ from gateway.holds import HoldStore
 from gateway.model import Action, Decision, Evidence, Finding, Message, Severity
 from gateway.quarantine import Quarantine
 from gateway.store.db import Database
-from tests.contract.freshdesk_fake import BASE, FakeFreshdesk, Sleeps, error_body, make_config, stamp
+from tests.contract.freshdesk_fake import BASE, FakeFreshdesk, Sleeps, error_body, make_config, stamp, anyio_backend, fake  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.contract, pytest.mark.anyio]
 
 THREAT = "I know where you live and you will regret this."
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def fake():
-    with respx.mock(assert_all_called=False) as router:
-        yield FakeFreshdesk(router)
 
 
 @pytest.fixture

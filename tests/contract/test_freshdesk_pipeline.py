@@ -12,20 +12,9 @@ from connectors.freshdesk.connector import FreshdeskConnector
 from connectors.note import render_note
 from gateway.pipeline import Pipeline
 from gateway.store.db import Database
-from tests.contract.freshdesk_fake import FakeFreshdesk, Sleeps, make_config
+from tests.contract.freshdesk_fake import FakeFreshdesk, Sleeps, make_config, anyio_backend, fake  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.contract, pytest.mark.anyio, pytest.mark.slow]
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def fake():
-    with respx.mock(assert_all_called=False) as router:
-        yield FakeFreshdesk(router)
 
 
 @pytest.fixture

@@ -11,22 +11,11 @@ from starlette.applications import Starlette
 from connectors.freshdesk.connector import FreshdeskConnector
 from connectors.freshdesk.webhooks import ticket_id_from
 from gateway.store.db import Database
-from tests.contract.freshdesk_fake import FakeFreshdesk, Sleeps, make_config
+from tests.contract.freshdesk_fake import FakeFreshdesk, Sleeps, make_config, anyio_backend, fake  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.contract, pytest.mark.anyio]
 
 HEADER = "X-HG-Webhook-Secret"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def fake():
-    with respx.mock(assert_all_called=False) as router:
-        yield FakeFreshdesk(router)
 
 
 @pytest.fixture
