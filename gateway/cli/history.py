@@ -1,9 +1,11 @@
 """``harassment-gateway history CUSTOMER``: a customer's contact timeline with findings, in the
-terminal — every message of every linked key, oldest first, abusive passages masked."""
+terminal — every message of every linked key, oldest first, abusive passages masked, and the
+customer's contact holds (proposed, active and closed) with their state."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from gateway.cli.storeopts import add_db, open_db, print_json, short
 from gateway.contact import ContactSettings, ContactTracker
 from gateway.contact.settings import parse_duration
 from gateway.errors import PolicyError
+from gateway.holds import Hold, HoldStore
 from gateway.store.messages import SqliteMessageStore, StoredMessage
 
 CONTACT_CATEGORIES = {"persistent_contact", "duplicate_contact"}
@@ -20,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser = subparsers.add_parser(
         "history", help="a customer's contact timeline with findings",
         description="Show every stored message of a customer (all linked addresses and helpdesk ids), "
-        "oldest first, with the findings recorded for each.",
+        "oldest first, with the findings recorded for each, and the customer's contact holds.",
     )
     parser.add_argument("customer", help="an address or helpdesk key, e.g. ann@example.com or zendesk:123")
     add_db(parser)
@@ -42,19 +45,28 @@ def run(args: argparse.Namespace) -> int:
         tracker = ContactTracker(store, ContactSettings.load(Path(args.policy) if args.policy else None))
         history = tracker.history(args.customer)
         rows = store.customer_messages(args.customer, since=since)[-max(1, args.limit) :]
+        holds = customer_holds(HoldStore(db), history.keys or [history.customer])
         if args.json:
-            print_json({"history": history.to_json(), "messages": [_message_json(r) for r in rows]})
+            print_json({"history": history.to_json(), "holds": [h.to_json() for h in holds],
+                        "messages": [_message_json(r) for r in rows]})
             return 0
-        print(render(history, rows))
+        print(render(history, rows, holds))
         return 0
     finally:
         db.close()
 
 
-def render(history, rows: list[StoredMessage]) -> str:  # type: ignore[no-untyped-def]
-    """The timeline as text: a header with the customer's totals, then one block per message."""
+def customer_holds(store: HoldStore, keys: list[str]) -> list[Hold]:
+    """Every hold on any of the customer's linked keys, oldest first."""
+    return sorted((h for key in dict.fromkeys(keys) for h in store.for_customer(key)), key=lambda h: h.id)
+
+
+def render(history, rows: list[StoredMessage], holds: Sequence[Hold] = ()) -> str:  # type: ignore[no-untyped-def]
+    """The timeline as text: a header with the customer's totals and holds, then one block per message."""
     others = [k for k in history.keys if k != history.customer]
     lines = [f"customer {history.customer}" + (f" (also {', '.join(others)})" if others else "")]
+    for hold in holds:
+        lines.append(f"  {_hold_line(hold)}")
     if not history.messages_total:
         lines.append("  no messages stored")
         return "\n".join(lines)
@@ -76,6 +88,17 @@ def render(history, rows: list[StoredMessage]) -> str:  # type: ignore[no-untype
             if f.related:
                 lines.append(f"      related: {short(', '.join(f.related), 100)}")
     return "\n".join(lines)
+
+
+def _hold_line(hold: Hold) -> str:
+    """One line per hold: what it covers, its state and when that state began or ends."""
+    scope = hold.scope + (f" {short(hold.thread, 40)}" if hold.scope == "thread" and hold.thread else "")
+    since = hold.closed_at or hold.decided_at or hold.created_at
+    line = f"hold #{hold.id} {hold.state} ({scope}; {', '.join(hold.categories) or '-'}) since {_when(since)}"
+    if hold.state == "active" and hold.expires_at:
+        line += f", expires {_when(hold.expires_at)}"
+    who = hold.closed_by or hold.decided_by
+    return line + (f" by {who}" if who else "")
 
 
 def _excerpt(row: StoredMessage) -> str:

@@ -69,3 +69,27 @@ def test_history_json_lists_every_message(db_path: str, capsys: pytest.CaptureFi
 def test_history_of_a_missing_store_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["history", "ann@example.com", "--db", str(tmp_path / "nope.db")]) == 2
     assert "no store at" in capsys.readouterr().err
+
+
+def test_history_shows_the_customers_holds_on_every_linked_key(db_path: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.holds import HoldStore
+
+    db = Database.open(db_path)
+    holds = HoldStore(db)
+    proposed = holds.propose("zendesk:123", "customer", "repeated insults", categories=["verbal_abuse"],
+                             now=T0 + timedelta(hours=1))
+    holds.approve(proposed.id, "lead.kim", expiry_days=30, now=T0 + timedelta(hours=2))
+    holds.propose("ann@example.com", "thread", "insults in one thread", thread="zd-55", categories=["verbal_abuse"],
+                  now=T0 + timedelta(hours=3))
+    db.close()
+
+    assert main(["history", "zendesk:123", "--db", db_path]) == 0
+    out = capsys.readouterr().out
+    assert "hold #1 active (customer; verbal_abuse) since 2026-07-01 11:00 UTC, expires 2026-07-31 11:00 UTC by lead.kim" in out
+    assert "hold #2" not in out  # the other key's hold shows only once the keys are linked
+
+    main(["customers", "link", "ann@example.com", "zendesk:123", "--db", db_path])
+    capsys.readouterr()
+    assert main(["history", "ann@example.com", "--db", db_path, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(h["id"], h["state"], h["scope"]) for h in data["holds"]] == [(1, "active", "customer"), (2, "proposed", "thread")]
