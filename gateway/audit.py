@@ -200,11 +200,13 @@ class AuditLog:
         actor: str | None = None,
         action: str | None = None,
         since: datetime | None = None,
+        before_seq: int | None = None,
         limit: int | None = None,
         newest_first: bool = False,
     ) -> list[AuditEntry]:
         """Entries filtered by exact ``subject``, ``subject_prefix`` (``hold:``), ``actor``,
-        ``action`` (exact, or a prefix when it ends with ``.``: ``hold.``) and ``since``."""
+        ``action`` (exact, or a prefix when it ends with ``.``: ``hold.``), ``since`` and
+        ``before_seq`` (entries older than that sequence number: the console's next page)."""
         sql = "SELECT * FROM audit_log WHERE 1=1"
         params: list[Any] = []
         if subject is not None:
@@ -226,6 +228,9 @@ class AuditLog:
         if since is not None:
             sql += " AND at >= ?"
             params.append(iso(since))
+        if before_seq is not None:
+            sql += " AND seq < ?"
+            params.append(int(before_seq))
         sql += " ORDER BY seq DESC" if newest_first else " ORDER BY seq"
         if limit is not None:
             sql += " LIMIT ?"
@@ -244,8 +249,12 @@ class AuditLog:
                 f"SELECT * FROM audit_log WHERE subject IN ({marks}) ORDER BY seq", tuple(chunk))]
         return sorted(out, key=lambda e: e.seq)
 
-    def count(self) -> int:
-        row = self.db.query_one("SELECT COUNT(*) AS n FROM audit_log")
+    def count(self, *, subject: str | None = None) -> int:
+        """How many entries there are (about ``subject`` only, when given)."""
+        if subject is not None:
+            row = self.db.query_one("SELECT COUNT(*) AS n FROM audit_log WHERE subject = ?", (subject,))
+        else:
+            row = self.db.query_one("SELECT COUNT(*) AS n FROM audit_log")
         return int(row["n"]) if row else 0
 
     def verify(self) -> VerifyResult:

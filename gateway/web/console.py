@@ -441,13 +441,20 @@ def customer_page(request: Request, user: Principal, form: FormData | None) -> R
 
 # -- audit ------------------------------------------------------------------------------------------
 
+AUDIT_PAGE = 200  # entries per page of the audit view, newest first
+
+
 @page("audit")
 def audit_page(request: Request, user: Principal, form: FormData | None) -> Response:
     log_ = _audit(request)
     subject = request.query_params.get("subject") or None
-    entries = log_.entries(subject=subject, newest_first=True, limit=200)
-    return render(request, "audit.html", user, section="audit", entries=entries, verify=log_.verify(),
-                  subject=subject or "", total=log_.count())
+    before = request.query_params.get("before", "")
+    before_seq = int(before) if before.isdigit() else None
+    entries = log_.entries(subject=subject, before_seq=before_seq, newest_first=True, limit=AUDIT_PAGE + 1)
+    older = entries[AUDIT_PAGE - 1].seq if len(entries) > AUDIT_PAGE else None
+    return render(request, "audit.html", user, section="audit", entries=entries[:AUDIT_PAGE],
+                  verify=log_.verify(), subject=subject or "", total=log_.count(subject=subject),
+                  older=older, paged=before_seq is not None, before=before_seq)
 
 
 # -- routes -----------------------------------------------------------------------------------------

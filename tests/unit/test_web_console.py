@@ -411,3 +411,23 @@ def test_holds_queue_says_how_long_a_proposal_has_waited(db, seeded):
     client = TestClient(app)
     login(client, "kim", LEAD_PASSWORD)
     assert "waiting 3 days" in client.get("/holds").text
+
+
+def test_audit_page_pages_back_through_older_entries(app, db, seeded):
+    from gateway.web.console import AUDIT_PAGE
+
+    log_ = AuditLog(db)
+    for i in range(AUDIT_PAGE + 5):
+        log_.append("system", "test.entry", f"item:{i}", f"entry number {i}")
+    total = log_.count()
+    client = TestClient(app)
+    login(client, "kim", LEAD_PASSWORD)
+    first = client.get("/audit").text
+    assert f"Showing {AUDIT_PAGE} of {total} entries" in first
+    assert f"entry number {AUDIT_PAGE + 4}" in first and "entry number 4<" not in first
+    newest = [e.seq for e in log_.entries(newest_first=True, limit=AUDIT_PAGE)]
+    assert f'href="/audit?before={newest[-1]}"' in first
+    second = client.get(f"/audit?before={newest[-1]}").text
+    assert "entry number 4<" in second and f"entry number {AUDIT_PAGE + 4}<" not in second
+    assert f"Showing {total - AUDIT_PAGE} of {total} entries" in second and 'id="audit-older"' not in second
+    assert 'id="audit-newest"' in second
