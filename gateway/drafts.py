@@ -124,13 +124,17 @@ class Rendered:
 
 class DraftRenderer:
     """Renders ``rules/templates/<lang>/<name>.j2``. Missing variables are errors (StrictUndefined),
-    so a typo in a template shows at the first render rather than as a blank in a customer's reply."""
+    so a typo in a template shows at the first render rather than as a blank in a customer's reply.
+
+    The result is the body of a text/plain mail, so nothing is HTML-escaped here (``Tom's order``
+    must not reach the customer as ``Tom&#39;s order``); the console escapes it when it shows it.
+    Header values are cleaned of line breaks by ``render``."""
 
     def __init__(self, templates_dir: Path) -> None:
         self.templates_dir = Path(templates_dir)
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(self.templates_dir)),
-            autoescape=True,
+            autoescape=False,
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=False,
             trim_blocks=True,

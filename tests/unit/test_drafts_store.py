@@ -1,4 +1,4 @@
-"""DraftStore and DraftRenderer: approval before sending, the state machine, autoescape, header safety."""
+"""DraftStore and DraftRenderer: approval before sending, the state machine, plain text, header safety."""
 
 from __future__ import annotations
 
@@ -56,11 +56,12 @@ def test_boundary_template_names_the_refused_demand(renderer: DraftRenderer) -> 
     assert "解雇" in renderer.render("boundary", "ja", CTX).body
 
 
-def test_customer_values_are_autoescaped(renderer: DraftRenderer) -> None:
-    ctx = dict(CTX, customer_name='<script>alert("x")</script>', original_subject="<b>hi</b>")
+def test_customer_values_stay_plain_text_for_a_text_mail(renderer: DraftRenderer) -> None:
+    # Drafts go out as text/plain: HTML entities would reach the customer literally.
+    ctx = dict(CTX, customer_name="O'Brien & Sons", original_subject="Tom's order <42>")
     r = renderer.render("warning", "en", ctx)
-    assert "<script>" not in r.body and "&lt;script&gt;" in r.body
-    assert "<b>" not in r.subject and "&lt;b&gt;" in r.subject
+    assert "O'Brien & Sons" in r.body and "&#39;" not in r.body and "&amp;" not in r.body
+    assert r.subject == "Re: Tom's order <42>"
 
 
 def test_subject_is_stripped_of_cr_lf(renderer: DraftRenderer) -> None:

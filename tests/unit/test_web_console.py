@@ -291,6 +291,15 @@ def test_agent_edits_then_approves_a_draft(app, db, seeded):
     assert actions[-1] == ("ash", "draft.approve")
 
 
+def test_a_plain_text_draft_is_shown_escaped_in_the_console(app, db, seeded):
+    # Draft bodies are plain text (no entities); the console escapes them when it shows them.
+    DraftStore(db).edit(seeded.draft_id, "ash", body="Dear <script>alert(1)</script>, about Tom's order")
+    client = TestClient(app)
+    login(client, "ash", AGENT_PASSWORD)
+    html = client.get(f"/drafts/{seeded.draft_id}").text
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
 def test_saving_an_edit_keeps_the_draft_pending(app, db, seeded):
     client = TestClient(app)
     csrf = login(client, "ash", AGENT_PASSWORD)
