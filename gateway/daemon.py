@@ -225,11 +225,14 @@ class Daemon:
         sources = self.build_sources(db, handler)
         self.outbox = self._build_outbox(db)
         self.jobs = Jobs(db, retention_days=self.config.store.retention_days,
-                         send_drafts=self.outbox.send_approved if self.outbox else None)
+                         send_drafts=self.outbox.send_pending if self.outbox else None)
         pipeline = _Serialised(None, handler.lock)
         self.connectors = self.build_helpdesks(db, pipeline)
         pipeline.load(self._pipeline(db))  # the rules load last, once the config is known good
         handler.process = pipeline.process
+        from gateway.mail.acknowledge import wire_acknowledgments  # the policy's automatic acknowledgments
+
+        handler.process = wire_acknowledgments(db, pipeline, self.outbox, handler.process, self.config)
         try:
             return await self._serve(db, sources)
         finally:

@@ -10,6 +10,11 @@ failed with the server's reason, which the console shows. Every message sent, re
 interrupted is recorded in the ``outbox`` table. Sending is at-most-once: a send interrupted by a
 crash (the record says ``sending``) is not repeated blindly; the draft is marked failed with a
 reason asking a person to check, because mailing a customer twice is a visible effect.
+
+Automatic acknowledgments are queued by ``gateway.mail.acknowledge`` (in the same transaction as
+the customer message's verdict, when the policy enables them) and sent here by
+``send_acknowledgments`` under the same rules: recorded as ``sending`` first, never repeated after
+an interrupted send, retried on 4xx, given up on 5xx.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import asyncio
 import hashlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, parseaddr
@@ -92,7 +97,7 @@ def auto_reply_blocked(headers: Mapping[str, str], sender: str, own_addresses: t
     if local in {"mailer-daemon", "postmaster", "noreply", "no-reply", "listserv", "majordomo"} or \
             local.startswith("owner-") or local.endswith("-request"):
         return f"automated sender {address}"
-    if address in {a.lower() for a in own_addresses}:
+    if address in _bare(own_addresses):
         return "the gateway's own address"
     return ""
 
@@ -192,6 +197,8 @@ class Outbox:
         self.client = client
         self.drafts = DraftStore(db)
         self.metrics = metrics or Metrics()
+        #: the policy's automatic acknowledgments (an ``AckQueue``); None: none are ever sent
+        self.acknowledgments: Any = None
         self._lock = asyncio.Lock()
 
     async def idle(self) -> None:
@@ -218,6 +225,61 @@ class Outbox:
                     count += 1
             return count
 
+    async def send_pending(self) -> int:
+        """One send round: approved drafts, then queued automatic acknowledgments (when the
+        policy enables them). Returns how many messages went out."""
+        return await self.send_approved() + await self.send_acknowledgments()
+
+    async def send_acknowledgments(self) -> int:
+        """Send every queued automatic acknowledgment once; returns how many went out. Nothing
+        is sent unless the daemon attached the policy's ``AckQueue``."""
+        queue = self.acknowledgments
+        if queue is None:
+            return 0
+        async with self._lock:
+            count = 0
+            for ack in queue.queued():
+                if await self._send_ack(queue, ack):
+                    count += 1
+            return count
+
+    async def _send_ack(self, queue: Any, ack: Any) -> bool:
+        key = f"ack:{ack.message_id}"
+        prior = self.record(key)
+        if prior is not None and prior["state"] == "sent":  # the crash came after the server took it
+            queue.finish(ack.message_id, "sent", prior["response"] or "sent", outgoing_id=prior["message_id"])
+            return False
+        if prior is not None and prior["state"] == "sending":
+            reason = ("sending was interrupted (the gateway stopped mid-send); not repeated, so the customer "
+                      "is not mailed twice")
+            self._finish(key, "failed", reason)
+            queue.finish(ack.message_id, "failed", reason, outgoing_id=prior["message_id"])
+            return False
+        if prior is not None:  # refused before; an automatic reply is tried in one round only
+            queue.finish(ack.message_id, "failed", prior["response"] or "not delivered")
+            return False
+        if queue.is_stale(ack):
+            queue.finish(ack.message_id, "expired", "not delivered in time; an acknowledgment is not sent late")
+            return False
+        blocked = _loop_guard(ack.to_address, self.cfg.own_addresses)
+        if blocked:
+            queue.finish(ack.message_id, "failed", f"not sent: {blocked}")
+            return False
+        msg = build_reply(sender=self.cfg.sender, to=ack.to_address, subject=ack.subject, body=ack.body,
+                          in_reply_to=ack.in_reply_to, references=ack.references, key=key, automatic=True)
+        outcome = await self._deliver(key, "ack", msg, draft_id=None, to=ack.to_address, in_reply_to=ack.in_reply_to)
+        if outcome == "sent":
+            record = self.record(key) or {}
+            queue.finish(ack.message_id, "sent", str(record.get("response", "sent")), outgoing_id=msg["Message-ID"])
+            return True
+        if outcome == "retry":  # a 4xx or a dropped connection: still queued for the next round
+            with self.db.tx() as conn:
+                conn.execute("DELETE FROM outbox WHERE key = ? AND state = 'failed'", (key,))
+            return False
+        record = self.record(key) or {}
+        queue.finish(ack.message_id, "failed", str(record.get("response", "refused")))
+        return False
+
     async def _send_draft(self, draft: Any) -> bool:
         key = f"draft:{draft.id}"
         prior = self.record(key)
@@ -237,12 +299,14 @@ class Outbox:
         msg = build_reply(sender=self.cfg.sender, to=draft.to_address, subject=draft.subject, body=draft.body,
                           in_reply_to=draft.in_reply_to or draft.message_id, references=draft.references, key=key)
         return await self._deliver(key, "draft", msg, draft_id=draft.id, to=draft.to_address,
-                                   in_reply_to=draft.message_id)
+                                   in_reply_to=draft.message_id) == "sent"
 
     async def acknowledge(self, *, message_id: str, to: str, headers: Mapping[str, str], subject: str, body: str,
                           references: list[str] | tuple[str, ...] = ()) -> str:
-        """Send the policy's automatic acknowledgment for one customer message, once.
-        Returns "" when sent, else why it was not (RFC 3834 suppression, already sent)."""
+        """Send an automatic acknowledgment for one customer message at once, at most once.
+        Returns "" when sent, else why it was not (RFC 3834 suppression, already sent). The
+        daemon does not call this: it queues through ``gateway.mail.acknowledge`` (crash-safe,
+        rate-limited per customer) and sends with ``send_acknowledgments``."""
         async with self._lock:
             blocked = auto_reply_blocked(headers, to, self.cfg.own_addresses)
             if blocked:
@@ -254,10 +318,12 @@ class Outbox:
             msg = build_reply(sender=self.cfg.sender, to=to, subject=subject, body=body, in_reply_to=message_id,
                               references=" ".join(references), key=key, automatic=True)
             ok = await self._deliver(key, "ack", msg, draft_id=None, to=to, in_reply_to=message_id)
-            return "" if ok else "delivery failed"
+            return "" if ok == "sent" else "delivery failed"
 
     async def _deliver(self, key: str, kind: str, msg: EmailMessage, *, draft_id: int | None, to: str,
-                       in_reply_to: str) -> bool:
+                       in_reply_to: str) -> str:
+        """Record ``sending``, send, record the answer. Returns ``sent``, ``failed`` (a 5xx: given
+        up) or ``retry`` (temporary failures past the client's attempts)."""
         with self.db.tx() as conn:
             conn.execute(
                 "INSERT INTO outbox(key, kind, draft_id, in_reply_to, message_id, to_address, state, created_at) "
@@ -277,13 +343,13 @@ class Outbox:
                     with self.db.tx() as conn:
                         conn.execute("DELETE FROM outbox WHERE key = ? AND state = 'failed'", (key,))
             log.warning("reply not delivered", extra={"draft_id": draft_id, "code": exc.code, "error": str(exc)[:300]})
-            return False
+            return "failed" if exc.permanent else "retry"
         self._finish(key, "sent", response, attempts=attempts)
         if draft_id is not None:
             self.drafts.mark_sent(draft_id, detail=response[:200])
         self.metrics.sent += 1
-        log.info("reply sent", extra={"draft_id": draft_id, "attempt": attempts})
-        return True
+        log.info("reply sent", extra={"draft_id": draft_id, "attempt": attempts, "state": kind})
+        return "sent"
 
     def _finish(self, key: str, state: str, response: str, *, attempts: int | None = None) -> None:
         with self.db.tx() as conn:
@@ -292,6 +358,11 @@ class Outbox:
                 "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE key = ?",
                 (state, response[:1000], attempts, state, _now(), key),
             )
+
+
+def _bare(addresses: Iterable[str]) -> set[str]:
+    """``Support <support@example.com>`` and ``SUPPORT@example.com`` are the same address."""
+    return {parseaddr(a or "")[1].strip().lower() or (a or "").strip().lower() for a in addresses}
 
 
 def _loop_guard(to: str, own: tuple[str, ...]) -> str:
@@ -303,7 +374,7 @@ def _loop_guard(to: str, own: tuple[str, ...]) -> str:
         local = address.lower().split("@", 1)[0]
         if local in {"mailer-daemon", "postmaster"}:
             return f"recipient {address} is a mailer daemon"
-        if address.lower() in {a.lower() for a in own}:
+        if address.lower() in _bare(own):
             return f"recipient {address} is the gateway's own address"
     return ""
 

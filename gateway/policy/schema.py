@@ -65,6 +65,27 @@ class NoticeCap:
 
 
 @dataclass(frozen=True)
+class AckSettings:
+    """Automatic acknowledgments: the only mail the gateway sends without a person's approval.
+
+    Off unless ``enabled``. ``trigger`` says which mail gets one (``held``: a customer's mail that
+    arrives while their contact hold is active and goes to the held folder); at most one per
+    customer within ``period`` (RFC 3834 section 2: not the same response to the same sender more
+    than once within several days); none for mail received more than ``max_age`` ago (a backfill
+    or rescan of old mail must not answer it); ``template`` names rules/templates/<lang>/<name>.j2.
+    """
+
+    enabled: bool = False
+    trigger: str = "held"
+    period: timedelta = timedelta(days=7)
+    max_age: timedelta = timedelta(days=2)
+    template: str = "held_received"
+
+
+ACK_TRIGGERS: tuple[str, ...] = ("held",)
+
+
+@dataclass(frozen=True)
 class PolicySettings:
     version: int = 1
     shadow: bool = False
@@ -74,11 +95,13 @@ class PolicySettings:
     holds: HoldSettings = field(default_factory=HoldSettings)
     notices: NoticeCap = field(default_factory=NoticeCap)
     rules: tuple[PolicyRule, ...] = ()
+    acknowledgments: AckSettings = field(default_factory=AckSettings)
     #: the whole parsed file, for the stages that own other sections (``contact:``)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
-_TOP_KEYS = {"version", "shadow", "tags", "organization", "holds", "notices", "rules", "contact"}
+_TOP_KEYS = {"version", "shadow", "tags", "organization", "holds", "notices", "rules", "contact",
+             "acknowledgments"}
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _TAG_RE = re.compile(r"^[A-Za-z0-9_\-:.]*$")
@@ -264,7 +287,31 @@ def parse_policy(text: str, *, origin: str = "policy.yaml", templates_dir: Path 
         holds=holds,
         notices=notices,
         rules=tuple(rules),
+        acknowledgments=_acknowledgments(r, top, templates_dir),
         raw=_plain(top),
+    )
+
+
+def _acknowledgments(r: _Reader, top: LineDict, templates_dir: Path | None) -> AckSettings:
+    """The ``acknowledgments:`` section; absent means off."""
+    m = r.mapping(top.get("acknowledgments"), "acknowledgments", top, "acknowledgments",
+                  {"enabled", "trigger", "period", "max_age", "template"})
+    trigger = r.string(m, "trigger", "acknowledgments.trigger", AckSettings.trigger)
+    if trigger not in ACK_TRIGGERS:
+        raise r.fail(m, "trigger", "acknowledgments.trigger",
+                     f"unknown trigger {trigger!r}; use one of {', '.join(ACK_TRIGGERS)}")
+    template = r.string(m, "template", "acknowledgments.template", AckSettings.template, nonempty=True)
+    if not _TEMPLATE_NAME.match(template):
+        raise r.fail(m, "template", "acknowledgments.template", f"{template!r}: use lowercase letters, digits and _")
+    if templates_dir is not None and not (Path(templates_dir) / "en" / f"{template}.j2").is_file():
+        raise r.fail(m, "template", "acknowledgments.template",
+                     f"no template {template!r} (looked for {Path(templates_dir) / 'en' / (template + '.j2')})")
+    return AckSettings(
+        enabled=r.boolean(m, "enabled", "acknowledgments.enabled", False),
+        trigger=trigger,
+        period=r.duration(m, "period", "acknowledgments.period", AckSettings().period),
+        max_age=r.duration(m, "max_age", "acknowledgments.max_age", AckSettings().max_age),
+        template=template,
     )
 
 
