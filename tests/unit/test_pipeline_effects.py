@@ -58,7 +58,7 @@ def test_first_abuse_queues_a_rendered_warning_draft(effects: CoreEffects) -> No
     assert draft.state == "pending" and draft.template == "warning" and draft.lang == "en"
     assert draft.to_address == "C@Example.com" and draft.in_reply_to == "<m1@example.com>"
     assert draft.subject == "Re: Order 42"
-    assert "Pat &lt;Customer&gt;" in draft.body  # autoescaped display name
+    assert "Pat <Customer>" in draft.body and "&lt;" not in draft.body  # plain text, as the mail is sent
     assert short_reference("m1") in draft.body
     assert report.hold_id is None and report.escalation_id is None
 
@@ -67,7 +67,7 @@ def test_japanese_customer_gets_the_japanese_template(effects: CoreEffects) -> N
     _, report = run(effects, msg("m1", lang="ja"), [abuse()])
     draft = effects.drafts.get(report.draft_id)
     assert draft.lang == "ja" and draft.subject == "Re: Order 42"
-    assert draft.body.startswith("Pat &lt;Customer&gt; 様")
+    assert draft.body.startswith("Pat <Customer> 様")
     assert "当社の「Customer Harassment Policy」に基づき" in draft.body
 
 
