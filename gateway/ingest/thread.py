@@ -1,7 +1,17 @@
 """Which conversation a message belongs to.
 
-References and In-Reply-To name the conversation when the client kept them; otherwise the subject
-does, once reply/forward prefixes and helpdesk ticket tokens are taken off.
+A conversation is named by its root's Message-ID: a reply carries it first in References (or, from
+clients that keep only the parent, in In-Reply-To), and the root is keyed by its own Message-ID, so
+the customer's first message and every reply to it share one key for per-thread rate windows and
+thread holds. Only mail with no Message-ID at all, which nothing can reply to by id, falls back to
+its subject, once reply/forward prefixes and helpdesk ticket tokens are taken off.
+
+Fresh mails that repeat a subject without References are separate threads on purpose. A stateless
+key cannot name such a mail by its subject and still match the replies to it, which carry its
+Message-ID; and a subject key counted every sender using an everyday subject ("Order",
+"お問い合わせ") in one thread window. Repeats are grouped where they belong: per customer (the
+customer windows count every message of the customer, on every linked address) and as
+``duplicate_contact`` when they repeat the demand.
 """
 
 from __future__ import annotations
@@ -48,12 +58,15 @@ def parse_msg_ids(value: str) -> list[str]:
 
 
 def thread_key(references: list[str], in_reply_to: str, subject: str, message_id: str) -> str:
-    """The conversation key: the thread's first Message-ID from References, else In-Reply-To,
-    else ``subject:<normalized subject>``, else the message's own id."""
+    """The conversation key: the root's Message-ID, which is the first of References, else
+    In-Reply-To, else the message's own Message-ID (it is a root); for mail without a Message-ID
+    (``message_id`` is then a content hash), ``subject:<normalized subject>``, else ``message_id``."""
     if references:
         return references[0]
     if in_reply_to:
         return in_reply_to
+    if message_id.startswith("<"):
+        return message_id
     normalized = normalize_subject(subject)
     if normalized:
         return f"subject:{normalized}"

@@ -61,7 +61,7 @@ def test_human_summary_names_decoder_thread_and_warnings():
     code, out, _ = run_check([str(MAIL / "sjis_mislabeled_iso2022jp.eml")], as_json=False)
     assert code == 0
     assert "  sender    takada@example.co.jp" in out
-    assert "  thread    subject:返金について" in out
+    assert "  thread    <sjis-mislabel-1@example.co.jp>" in out  # a first message: its own Message-ID
     assert "  decoder   cp932" in out
     assert "  lang      ja" in out
     assert "  warnings  body: charset 'ISO-2022-JP' does not match the bytes; decoded as cp932" in out

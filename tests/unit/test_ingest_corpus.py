@@ -196,7 +196,7 @@ def test_forwarded_chain_keeps_only_the_new_comment():
     assert len(message.quoted) == 1
     assert message.quoted[0].startswith("---------- Forwarded message ---------\nFrom: Alex Chen")
     assert "My blender stopped working after two months." in message.quoted[0]
-    assert message.thread == "subject:warranty claim"
+    assert message.thread == "<CAFwd-3@mail.example.com>"  # a new conversation: its own Message-ID
 
 
 def test_forward_as_attachment_is_listed_and_its_text_kept_aside():

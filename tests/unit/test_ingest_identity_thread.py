@@ -46,16 +46,30 @@ def raw(headers: str) -> bytes:
     return (headers + "From: a@example.net\r\nContent-Type: text/plain\r\n\r\nHello\r\n").encode("ascii")
 
 
-def test_thread_key_prefers_references_then_in_reply_to_then_subject():
+def test_thread_key_prefers_references_then_in_reply_to_then_own_message_id_then_subject():
     assert ingest(raw("References: <root@x> <mid@x>\r\nIn-Reply-To: <mid@x>\r\nSubject: Re: A\r\n")).thread == "<root@x>"
     assert ingest(raw("In-Reply-To: <mid@x>\r\nSubject: Re: A\r\n")).thread == "<mid@x>"
+    assert ingest(raw("Message-ID: <root@x>\r\nSubject: A\r\n")).thread == "<root@x>"
+    # no Message-ID (the id is a content hash nothing can refer to): the subject names the thread
     assert ingest(raw("Subject: RE: [#9] Broken lid\r\n")).thread == "subject:broken lid"
 
 
-def test_replies_without_references_share_the_thread_of_the_subject():
+def test_first_message_and_its_replies_share_one_thread():
     first = ingest(raw("Subject: Broken lid\r\nMessage-ID: <1@x>\r\n"))
-    again = ingest(raw("Subject: Re: Broken lid\r\nMessage-ID: <2@x>\r\n"))
-    assert first.thread == again.thread
+    reply = ingest(raw("Subject: Re: Broken lid\r\nMessage-ID: <2@x>\r\nIn-Reply-To: <1@x>\r\n"
+                       "References: <1@x>\r\n"))
+    later = ingest(raw("Subject: Re: Re: Broken lid\r\nMessage-ID: <4@x>\r\nIn-Reply-To: <3@x>\r\n"
+                       "References: <1@x> <2@x> <3@x>\r\n"))
+    parent_only = ingest(raw("Subject: Re: Broken lid\r\nMessage-ID: <5@x>\r\nIn-Reply-To: <1@x>\r\n"))
+    assert first.thread == reply.thread == later.thread == parent_only.thread == "<1@x>"
+
+
+def test_fresh_mails_repeating_a_subject_are_separate_threads_of_one_customer():
+    one = ingest(raw("Subject: Refund now\r\nMessage-ID: <a@x>\r\n"))
+    two = ingest(raw("Subject: Refund now\r\nMessage-ID: <b@x>\r\n"))
+    other = ingest(raw("Subject: Refund now\r\nMessage-ID: <c@x>\r\n").replace(b"a@example.net", b"z@example.net"))
+    assert one.thread != two.thread and one.sender == two.sender  # grouped per customer, not per subject
+    assert other.thread not in (one.thread, two.thread)  # nor with a stranger's everyday subject
 
 
 def test_id_is_message_id_else_content_hash():
