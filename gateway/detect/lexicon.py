@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.detect import patterns as P
+from gateway.detect.normalize import LONG_MARKS, SMALL_KANA, fold_pattern_kana, fold_template
 from gateway.detect.yamlfile import Node, load
 from gateway.errors import RulesError
 from gateway.model import CATEGORIES, Severity
@@ -173,6 +174,10 @@ def _load_slots(root: Node, lang: str, slots: dict[tuple[str, str], Slot]) -> No
             raise body.error(f"slot {name!r} must be a mapping with note and terms", name)
         note = _req(spec, "note", str, "a short description")
         terms = [P.fold_term(t) for t in _str_list(spec, "terms", spec)]
+        if lang == "ja":
+            # Text drops a long-vowel mark between Japanese characters (``オペレーターを`` reads
+            # ``おぺれたを``), so a term's final one may be missing: terms are read without them.
+            terms = ["".join(c for c in t if c not in LONG_MARKS) or t for t in terms]
         if any(not t for t in terms):
             raise spec.error(f"slot {name!r} has a term that folds to nothing", "terms")
         unknown = set(spec.value) - {"note", "terms", "fuzzy", "common"}
@@ -185,7 +190,9 @@ def _load_slots(root: Node, lang: str, slots: dict[tuple[str, str], Slot]) -> No
 
 def _first_words(terms: tuple[str, ...], lang: str) -> set[str]:
     if lang == "ja":
-        return set(terms)
+        # A small kana at either end of a term is dropped in text that continues it (``てめぇが``
+        # reads ``てめが``): the rest of the term is what every match holds.
+        return {t.strip(SMALL_KANA) or t for t in terms}
     out = set()
     for t in terms:
         words = re.findall(r"[a-z]+", t)
@@ -209,6 +216,7 @@ _ESCAPE = re.compile(r"\\[a-zA-Z]|\{\w+(?::\d+)?\}|\(\?[:!=<]+|\{\d+(?:,\d*)?\}"
 # optional letter ("you'?re") or a group that ends inside a word.
 _EN_LITERAL = re.compile(r"(?<![a-z\]+*}])(?<![a-z']\?)(?<![^ ]\))(?<![^ ]\)\?)[a-z]+")
 _JA_LITERAL = re.compile(r"[^\x00-\x7f]+")
+_OPTIONAL_KANA = re.compile(f"[{SMALL_KANA}][?*]")
 
 
 def _split_alternatives(body: str) -> list[str]:
@@ -372,7 +380,8 @@ def literal_words(template: str, lang: str) -> set[str]:
     """Literal words of a template (word starts only), used to decide when its rule runs."""
     body = _ESCAPE.sub(" ", template)
     if lang == "ja":
-        return set(_JA_LITERAL.findall(P.fold_pattern(body)))
+        body = _OPTIONAL_KANA.sub(" ", P.fold_pattern(body))
+        return set(_JA_LITERAL.findall(body))
     return {"p:" + canonical_word(w) for w in _EN_LITERAL.findall(body)}
 
 
@@ -384,7 +393,8 @@ def _load_rules(root: Node, lang: str, slots: dict[tuple[str, str], Slot], out: 
     body = root.get("rules")
     if not isinstance(body, Node) or not isinstance(body.value, list):
         raise root.error("'rules' must be a list of rule entries", "rules")
-    slot_rx = {name: s.regex for (lg, name), s in slots.items() if lg == lang}
+    slot_rx = {name: fold_pattern_kana(s.regex) if lang == "ja" else s.regex
+               for (lg, name), s in slots.items() if lg == lang}
     for i, entry in enumerate(body.value):
         if not isinstance(entry, Node) or not isinstance(entry.value, dict):
             raise body.error(f"rule {i + 1} must be a mapping", i)
@@ -433,6 +443,10 @@ def _load_rules(root: Node, lang: str, slots: dict[tuple[str, str], Slot], out: 
                 folded = P.fold_term(t)
                 explicit.add("p:" + canonical_word(folded) if lang == "en" else folded)
         for j, template in enumerate(templates):
+            if lang == "ja":
+                # Fold the template as message text is folded (small kana included), so that
+                # its triggers and its regex both read what the folded text holds.
+                template = fold_template(template)
             try:
                 regex = P.expand(template, slot_rx, lang)
             except KeyError as exc:

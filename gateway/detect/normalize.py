@@ -4,7 +4,8 @@ Detection reads a folded copy of the message: NFKC (full-width to half-width), l
 zero-width and bidi characters dropped, homoglyphs and Latin diacritics folded, katakana folded to
 hiragana, leetspeak inside words (``1d10t``), single letters spread out with spaces or dots
 (``i d i o t``, ``s.t.u.p.i.d``) joined, and symbols or spaces interleaved between Japanese
-characters (``死・ね``, ``バ　カ``) removed. Masking symbols (``f*ck``) and stretched letters
+characters (``死・ね``, ``バ　カ``) removed, as are small kana between kana (``ネット`` reads ``ねと``;
+:func:`fold_pattern_kana` folds the lexicon's patterns the same way). Masking symbols (``f*ck``) and stretched letters
 (``stuuupid``) are left in place: the lexicon's compiled patterns tolerate them.
 
 Every character of the folded text remembers the span of original text it came from, so a match
@@ -210,12 +211,20 @@ _LEET_INNER = re.compile(r"(?<=[a-z*])[0134578@$!|+]+(?=[a-z*])")
 _LEET_LEAD = re.compile(r"(?<![\w*@$])[0134@$](?=[a-z*]{2,})")
 _LEET_TAIL = re.compile(r"(?<=[a-z]{2})\$+|(?<=[a-z]{3})[0137](?![\w*])")
 _MASK_INNER = re.compile(r"(?<=[a-z])[#%]+(?=[a-z])")
+#: Small kana dropped between a hiragana and a following hiragana or kanji (``ねっと`` -> ``ねと``,
+#: ``すごぉい`` -> ``すごい``), so a word reads the same with or without them.
+SMALL_KANA = "ぁぃぅぇぉっ"
+_HIRAGANA = "\u3040-\u309f"
+_KANA_NEXT = "\u3040-\u309f\u4e00-\u9fff"  # what may follow a dropped small kana
 # Symbols and spaces interleaved between Japanese characters; the long-vowel mark is dropped too.
 _JA_GAP = re.compile(
     r"(?<=[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff々])"
-    r"(?:[\sー〜~・*＊.\-_/|\\♪☆★♡♥◯○●×]|(?<=[\u3040-\u309f])[ぁぃぅぇぉっ](?=[ぁぃぅぇぉっ]*[\u3040-\u309f\u4e00-\u9fff]))+"
+    r"(?:[\sー〜~・*＊.\-_/|\\♪☆★♡♥◯○●×]"
+    rf"|(?<=[{_HIRAGANA}])[{SMALL_KANA}](?=[{SMALL_KANA}]*[{_KANA_NEXT}]))+"
     r"(?=[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff々])"
 )
+_KANA_NEXT_RX = re.compile(f"[{_KANA_NEXT}]")
+_HIRAGANA_RX = re.compile(f"[{_HIRAGANA}]")
 _WORD = re.compile(r"[a-z*]+")
 # Leet or masking next to a letter: a letter then a digit or symbol, or a leading 0134@$ then a
 # letter. Written to start with the (rare) symbol class, so the regex engine can skip ahead to it.
@@ -304,3 +313,120 @@ _DEFAULT = Normalizer()
 def normalize(text: str) -> Normalized:
     """Fold ``text`` with no lexicon knowledge (see :class:`Normalizer` for the full version)."""
     return _DEFAULT.normalize(text)
+
+
+#: Long-vowel marks: text drops them between Japanese characters, and patterns drop them always.
+LONG_MARKS = "ー〜"
+
+
+def fold_template(template: str) -> str:
+    """A Japanese regex template folded as message text is folded: characters (katakana to
+    hiragana, width), small kana (:func:`fold_pattern_kana`), then long-vowel marks. The marks
+    are dropped last since a small kana before one stays in the text (``ネッート`` reads ``ねっと``)."""
+    chars = "".join(c if ord(c) < 128 or c in LONG_MARKS else fold_char(c) for c in template)
+    return "".join(c for c in fold_pattern_kana(chars) if c not in LONG_MARKS)
+
+
+_GROUP_OPENERS = ("(?<=", "(?<!", "(?=", "(?!", "(?:", "(")
+#: After a small kana, the pattern continues with something whose first character it cannot name.
+_OPEN_ENDED = set("()|.[\\")
+
+
+def fold_pattern_kana(pattern: str) -> str:
+    """Fold the small kana of a (character-folded) Japanese regex template as :class:`Normalizer`
+    folds them in text, so ``ネット`` in a rule matches ``ネット`` and ``ネト`` alike.
+
+    Text loses a small kana written after a hiragana when a hiragana or kanji follows, and keeps
+    it otherwise. A pattern's small kana with a hiragana literal before it and a hiragana or kanji
+    literal after it is therefore dropped (with any quantifier of its own), and one after any
+    other literal is kept. Where the pattern cannot say what stands on one side (a group, an
+    alternative or a slot begins or ends there), the small kana becomes optional, since the text
+    may hold it or not; inside a lookaround it is left as written (a lookbehind must keep a
+    fixed width, and widening a negative lookahead would narrow the rule). Character classes are
+    left alone.
+    """
+    out: list[str] = []
+    looks: list[bool] = []  # per open group: inside a lookaround
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if c == "[":
+            j = _class_end(pattern, i)
+            out.append(pattern[i:j])
+            i = j
+            continue
+        if c == "(":
+            opener = next(o for o in _GROUP_OPENERS if pattern.startswith(o, i))
+            looks.append(opener in ("(?<=", "(?<!", "(?=", "(?!") or (bool(looks) and looks[-1]))
+            out.append(opener)
+            i += len(opener)
+            continue
+        if c == ")":
+            if looks:
+                looks.pop()
+            out.append(c)
+            i += 1
+            continue
+        if c not in SMALL_KANA:
+            out.append(c)
+            i += 1
+            continue
+        quant = pattern[i + 1] if i + 1 < n and pattern[i + 1] in "?*+" else ""
+        end = i + 1 + len(quant)
+        if quant == "" and end < n and pattern[end] == "{":
+            out.append(c)  # a counted repeat: rare enough to keep as written
+            i += 1
+            continue
+        prev = _literal_before(pattern, i)
+        after = _literal_after(pattern, end)
+        if prev is not None and not _HIRAGANA_RX.match(prev):
+            out.append(c + quant)  # after a kanji or a letter the text keeps it
+        elif after is not None and not _KANA_NEXT_RX.match(after):
+            out.append(c + quant)  # before a letter, a long-vowel mark or the end: kept too
+        elif prev is not None and after is not None:
+            pass  # between kana: dropped, exactly as in the text
+        elif looks and looks[-1]:
+            out.append(c + quant)
+        else:
+            out.append(c + ("*" if quant in ("*", "+") else "?"))
+        i = end
+    return "".join(out)
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """Index just past the character class opening at ``start``."""
+    j = start + 1
+    if j < len(pattern) and pattern[j] == "^":
+        j += 1
+    if j < len(pattern) and pattern[j] == "]":
+        j += 1
+    while j < len(pattern) and pattern[j] != "]":
+        j += 2 if pattern[j] == "\\" else 1
+    return min(j + 1, len(pattern))
+
+
+def _literal_before(pattern: str, i: int) -> "str | None":
+    """The literal character right before ``pattern[i]``, or None when that is regex syntax
+    (a group's start or end, an alternative, a quantifier, a class, a slot) or the start."""
+    if i == 0:
+        return None
+    prev = pattern[i - 1]
+    if prev in "()|?*+]}:=!>" or (i >= 2 and pattern[i - 2] == "\\"):
+        return None
+    return prev
+
+
+def _literal_after(pattern: str, j: int) -> "str | None":
+    """The literal character at ``pattern[j]``, or None when the pattern is open-ended there (its
+    end, a group, an alternative, a class, an escape, any-character, or an optional character).
+    Another small kana counts as what follows: it is a hiragana, as in the text."""
+    n = len(pattern)
+    if j >= n or pattern[j] in _OPEN_ENDED or pattern[j] == "{":
+        return None
+    if j + 1 < n and pattern[j + 1] in "?*{":
+        return None
+    return pattern[j]
