@@ -122,7 +122,7 @@ def categories_json(findings: list[Finding]) -> list[dict[str, Any]]:
         evidence.sort(key=lambda e: (e.start, e.end))
         entry: dict[str, Any] = {"name": cat, "severity": sev.label, "score": round(1.0 - miss, 4),
                                  "evidence": [e.to_json() for e in evidence],
-                                 "rules": sorted({f.rule for f in fs}),
+                                 "rules": sorted({r for f in fs for r in f.details.get("rules", [f.rule])}),
                                  "reasons": [f.reason for f in fs]}
         related = sorted({r for f in fs for r in f.related})
         if related:
