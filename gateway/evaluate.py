@@ -12,6 +12,7 @@ Two label forms are read:
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -67,6 +68,23 @@ def read_rows(path: Path) -> list[Row]:
                 raise ValueError(f"{path} line {n}: not JSON ({exc.msg})") from None
             rows.append(parse_row(data, f"{path} line {n}"))
     return rows
+
+
+def text_digest(text: str) -> str:
+    """A short digest of a row's text: a model manifest names its training rows by file, id and
+    this, so a different row that happens to share an id is not mistaken for one."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def exclude_trained(rows: list[Row], file_name: str,
+                    training_ids: dict[str, dict[str, str]]) -> tuple[list[Row], int]:
+    """``rows`` without those a model was trained on (same file name, id and text), and how many
+    were left out: a model is measured only on data it has not seen."""
+    trained = training_ids.get(file_name)
+    if not trained:
+        return rows, 0
+    kept = [r for r in rows if trained.get(r.id) != text_digest(r.text)]
+    return kept, len(rows) - len(kept)
 
 
 @dataclass
@@ -131,6 +149,7 @@ class Report:
 
     name: str
     rows: int = 0
+    excluded: int = 0  # rows left out because the model was trained on them
     flag: PRF = field(default_factory=PRF)
     categories: dict[str, PRF] = field(default_factory=lambda: defaultdict(PRF))
     confusion: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
@@ -142,6 +161,7 @@ class Report:
         return {
             "file": self.name,
             "rows": self.rows,
+            "excluded_training_rows": self.excluded,
             "flagged": self.flag.to_json(),
             "categories": {c: p.to_json() for c, p in sorted(self.categories.items())},
             "confusion": {g: dict(sorted(c.items())) for g, c in sorted(self.confusion.items())},
@@ -200,7 +220,8 @@ def _num(v: float | None) -> str:
 def format_report(report: Report) -> str:
     """The human-readable summary."""
     f = report.flag
-    out = [f"== {report.name}: {report.rows} rows",
+    left_out = f" ({report.excluded} rows the model was trained on left out)" if report.excluded else ""
+    out = [f"== {report.name}: {report.rows} rows{left_out}",
            f"flagged vs gold: P {_num(f.precision)}  R {_num(f.recall)}  F1 {_num(f.f1)}  "
            f"(tp {f.tp} fp {f.fp} fn {f.fn} tn {f.tn}); negatives flagged {_pct(f.negatives_flagged)}"]
     if report.categories:

@@ -22,7 +22,9 @@ from pathlib import Path
 
 from gateway.detect.fuzzy import build_rewrites
 from gateway.detect.lexicon import Lexicon, load_lexicon
-from gateway.detect.normalize import Normalizer, words_of
+from gateway.detect.model import ModelDetector, load_model_settings
+from gateway.detect.merge import merge_overlapping
+from gateway.detect.normalize import Normalized, Normalizer, words_of
 from gateway.detect.prefilter import Prefilter, ascii_copy
 from gateway.detect.rules import Context, PhraseRule, Starts
 from gateway.model import Finding, Message
@@ -36,11 +38,15 @@ def _key(trigger: str) -> str:
     return trigger if trigger.startswith("w:") else "p:" + trigger[2:6]
 
 
-def _message_keys(words: set[str]) -> set[str]:
+def _message_keys(words: set[str], stems: tuple[int, ...] = ()) -> set[str]:
+    """The index keys a message's words answer to; ``stems`` are the lengths (under 4) of the
+    short stems the rules use (``guns?``, ``dies?``), so a longer word finds its stem too."""
     keys = {"w:" + w for w in words}
     keys.update(["w:" + w[:-1] for w in words if w.endswith("s")])
     keys.update(["w:" + w[:-2] for w in words if w.endswith("es")])
     keys.update(["p:" + w[:4] for w in words])
+    for n in stems:
+        keys.update(["p:" + w[:n] for w in words if len(w) > n])
     return keys
 
 
@@ -75,11 +81,14 @@ class Detector:
                         self._ja_index.setdefault(t[:2], []).append((t, i, j))
         self._en_keys = frozenset(self._en_index)
         self._ja_keys = frozenset(self._ja_index)
+        self._stems = tuple(sorted({len(k) - 2 for k in self._en_index if k.startswith("p:") and len(k) < 6}))
         self._flat = [(i, j) for i, spec in enumerate(lexicon.rules) for j in range(len(spec.patterns))]
         self._nonempty = frozenset(k for k, (i, j) in enumerate(self._flat)
                                    if self.rules[i].patterns[j].match("") is None
                                    and _min_width(self.rules[i].patterns[j].pattern) > 0)
         self.prefilter = Prefilter([(p, spec.lang == "en") for spec in lexicon.rules for p in spec.patterns])
+        #: The statistical model (``model.py``) when ``rules/detect.yaml`` enables one; set by load().
+        self.model: ModelDetector | None = None
 
     @classmethod
     def load(cls, rules_dir: Path | None = None) -> "Detector":
@@ -103,7 +112,7 @@ class Detector:
             for i, j in self._en_all:
                 chosen.setdefault(i, {}).setdefault(j, set()).add("")
         else:
-            keys = _message_keys(set(words_of(text)))
+            keys = _message_keys(set(words_of(text)), self._stems)
             requires = self._requires
             for key in keys & self._en_keys:
                 for i, j in self._en_index[key]:
@@ -181,7 +190,7 @@ class Detector:
         findings: list[Finding] = []
         for i, which in self._plan(norm.text):
             findings.extend(self.rules[i].check(message, ctx, which))
-        return findings
+        return self._finish(findings, message, norm)
 
     def detect_by_triggers(self, message: Message) -> list[Finding]:
         """The fast path without the RE2 prefilter (what runs where google-re2 is missing)."""
@@ -192,7 +201,7 @@ class Detector:
         for i, patterns in sorted(self._candidates(text).items()):
             which = {j: self._windows(text, keys) for j, keys in patterns.items()}
             findings.extend(self.rules[i].check(message, ctx, which))
-        return findings
+        return self._finish(findings, message, norm)
 
     def detect_exhaustive(self, message: Message) -> list[Finding]:
         """Every pattern over the whole text, without trigger selection: slow, the reference the
@@ -202,7 +211,7 @@ class Detector:
         findings: list[Finding] = []
         for rule in self.rules:
             findings.extend(rule.check(message, ctx, None))
-        return findings
+        return self._finish(findings, message, norm)
 
     def explain(self, message: Message) -> tuple[list[Finding], list[str]]:
         """Findings plus the rules that matched but were scored below threshold (hits and misses)."""
@@ -211,7 +220,13 @@ class Detector:
         findings: list[Finding] = []
         for i, which in self._plan(norm.text):
             findings.extend(self.rules[i].check(message, ctx, which))
-        return findings, ctx.checked
+        return self._finish(findings, message, norm), ctx.checked
+
+    def _finish(self, findings: list[Finding], message: Message, norm: Normalized) -> list[Finding]:
+        """The rules' findings plus the model's (when enabled), one finding per category and passage."""
+        if self.model is not None:
+            findings.extend(self.model.detect(message, norm, self.settings.factors))
+        return merge_overlapping(findings)
 
 
 def _min_width(pattern: str) -> int:
@@ -250,7 +265,9 @@ def _fingerprint(rules_dir: Path) -> str:
 
 @lru_cache(maxsize=4)
 def _load_cached(rules_dir: str, fingerprint: str) -> Detector:
-    return Detector(load_lexicon(Path(rules_dir)))
+    detector = Detector(load_lexicon(Path(rules_dir)))
+    detector.model = load_model_settings(Path(rules_dir))
+    return detector
 
 
 __all__ = ["Detector"]
