@@ -24,7 +24,7 @@ from typing import Any
 
 from gateway.errors import PolicyError
 from gateway.model import Action, Decision, Finding, Message
-from gateway.policy.rules import HistoryLike, PolicyRule
+from gateway.policy.rules import HistoryLike, PolicyRule, breach_scope
 from gateway.policy.schema import PolicySettings, load_policy_file, parse_policy
 from gateway.resources import rules_dir
 
@@ -122,7 +122,7 @@ class Policy:
                     mode = "apply" if spec.type == "apply_hold" else "propose"
                     candidate = {
                         "mode": mode,
-                        "scope": spec.params.get("scope", "customer"),
+                        "scope": _scope(spec.params.get("scope", "customer"), history),
                         "expiry_days": spec.params.get("expiry_days", self.settings.holds.expiry_days),
                         "rules": [rule.name],
                         "categories": list(cats),
@@ -155,6 +155,10 @@ class Policy:
         if draft is not None and not decision.held:
             decision.actions.append(Action("draft", draft))
         return decision
+
+
+def _scope(asked: str, history: HistoryLike) -> str:
+    return breach_scope(history.window_breaches) if asked == "breach" else asked
 
 
 def _stronger_hold(current: dict[str, Any] | None, candidate: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,17 @@ from gateway.model import Finding, Severity
 
 ACTION_TYPES: tuple[str, ...] = ("tag", "propose_hold", "apply_hold", "escalate", "draft")
 HOLD_SCOPES: tuple[str, ...] = ("thread", "customer", "all_channels")
+#: What a policy rule may ask for: a scope, or ``breach`` (the scope of the rate window the message
+#: breached: ``thread`` when only thread windows were breached, else ``customer``).
+POLICY_HOLD_SCOPES: tuple[str, ...] = HOLD_SCOPES + ("breach",)
+
+
+def breach_scope(window_breaches: list[str]) -> str:
+    """The hold scope that covers the contact a breach counted: a customer writing fresh mails (each
+    its own thread) is held as a customer; a thread-only breach holds just that thread."""
+    if window_breaches and all(w.startswith("thread:") for w in window_breaches):
+        return "thread"
+    return "customer"
 
 
 class HistoryLike(Protocol):

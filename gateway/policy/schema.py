@@ -19,7 +19,7 @@ from gateway.errors import PolicyError
 from gateway.model import CATEGORIES, Severity
 from gateway.policy.rules import (
     ACTION_TYPES,
-    HOLD_SCOPES,
+    POLICY_HOLD_SCOPES,
     ActionSpec,
     Condition,
     CountRange,
@@ -430,8 +430,9 @@ def _action(r: _Reader, parent: Any, j: int, raw: Any, kp: str, templates_dir: P
     params: dict[str, Any] = {}
     if kind in ("propose_hold", "apply_hold"):
         scope = r.string(p, "scope", f"{kp}.{kind}.scope", "customer")
-        if scope not in HOLD_SCOPES:
-            raise r.fail(p, "scope", f"{kp}.{kind}.scope", f"unknown scope {scope!r}; use one of {', '.join(HOLD_SCOPES)}")
+        if scope not in POLICY_HOLD_SCOPES:
+            raise r.fail(p, "scope", f"{kp}.{kind}.scope",
+                         f"unknown scope {scope!r}; use one of {', '.join(POLICY_HOLD_SCOPES)}")
         params["scope"] = scope
         if "expiry_days" in p:
             params["expiry_days"] = r.integer(p, "expiry_days", f"{kp}.{kind}.expiry_days", None, minimum=1,

@@ -149,12 +149,12 @@ def test_every_decision_is_recorded_and_audited_even_with_no_findings(db: Databa
     assert AuditLog(db).verify().ok
 
 
-def test_persistent_contact_proposes_a_thread_hold_with_answered_draft(effects: CoreEffects) -> None:
+def test_persistent_contact_proposes_a_customer_hold_with_answered_draft(effects: CoreEffects) -> None:
     persistent = Finding("persistent_contact", Severity.LOW, 1.0, [Evidence(0, 3, "You")], "contact.rate",
                          "6 messages in 24h", related=["m0"])
     _, report = run(effects, msg("m1"), [persistent])
     hold = effects.holds.get(report.hold_id)
-    assert hold.state == "proposed" and hold.scope == "thread" and hold.thread == "order-42"
+    assert hold.state == "proposed" and hold.scope == "customer"  # no thread-only breach: the customer
     assert effects.drafts.get(report.draft_id).template == "answered"
 
 

@@ -133,7 +133,7 @@ def test_abuse_warns_once_then_a_pattern_proposes_a_customer_hold(db: Database, 
     assert hold.state == "proposed" and hold.scope == "customer" and not results[2].decision.held
 
 
-def test_contact_over_the_rate_window_proposes_a_thread_hold_with_answered_draft(db: Database,
+def test_contact_over_the_rate_window_proposes_a_customer_hold_with_answered_draft(db: Database,
                                                                                 pipeline: Pipeline) -> None:
     asks = ["Where is my parcel?", "Has it shipped yet?", "Please give me the tracking number.",
             "I am still waiting for an answer.", "Why is nobody replying to me?", "Answer me about the parcel.",
@@ -144,7 +144,8 @@ def test_contact_over_the_rate_window_proposes_a_thread_hold_with_answered_draft
     first = flagged[0]
     assert first.decision.tags[0] == "hg_persistent_contact" and "contact.persistent" in first.decision.hits
     hold = HoldStore(db).get(first.effects.hold_id)  # type: ignore[union-attr]
-    assert hold.state == "proposed" and hold.scope == "thread" and hold.thread == "order-4411"
+    # the customer and thread windows were both breached: the hold covers the customer's next new mail too
+    assert hold.state == "proposed" and hold.scope == "customer" and hold.customer == first.message.sender
     from gateway.drafts import DraftStore
 
     assert DraftStore(db).get(first.effects.draft_id).template == "answered"  # type: ignore[union-attr]

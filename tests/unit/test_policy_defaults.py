@@ -152,10 +152,19 @@ def test_unreasonable_demands_get_a_boundary_draft_and_no_hold(policy: Policy, c
 
 # -- contact --------------------------------------------------------------------------------------
 
-def test_persistent_contact_proposes_a_thread_hold_with_an_answered_draft(policy: Policy) -> None:
-    d = policy.decide(msg(), [finding("persistent_contact", "low")], history())
+@pytest.mark.parametrize("breaches, scope", [
+    (["customer:1h", "thread:1h"], "customer"),  # fresh mails each start a thread: hold the customer
+    (["customer:24h"], "customer"),
+    (["thread:1h"], "thread"),                   # only one thread ran over (a tighter thread window)
+    ([], "customer"),                            # the same demand repeated, no window breached
+])
+def test_persistent_contact_proposes_a_hold_scoped_by_the_breach_with_an_answered_draft(
+        policy: Policy, breaches: list[str], scope: str) -> None:
+    past = history()
+    past.window_breaches = breaches
+    d = policy.decide(msg(), [finding("persistent_contact", "low")], past)
     hold = action(d, "hold")
-    assert hold["mode"] == "propose" and hold["scope"] == "thread"
+    assert hold["mode"] == "propose" and hold["scope"] == scope
     assert action(d, "draft")["template"] == "answered"
     assert d.tags == ["hg_persistent_contact"]
 
