@@ -27,6 +27,8 @@ from gateway.store.db import Database, register_schema
 GENESIS_HASH = "0" * 64
 #: The state key holding ``"<seq>:<hash>"`` of the newest entry, so cutting entries off the end shows.
 HEAD_KEY = "audit.head"
+#: ``Database.tx_local`` key of ``(seq, hash)`` of the newest entry written in the open transaction.
+_TAIL = "audit.tail"
 
 register_schema(
     "audit",
@@ -74,9 +76,14 @@ def parse_iso(text: str | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
+# Built once: json.dumps with options builds a new encoder on every call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
+_STRING = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def canonical_json(value: Any) -> str:
     """One spelling per value: sorted keys, no spaces, UTF-8 kept (hashes must be reproducible)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _CANONICAL(value)
 
 
 @contextmanager
@@ -138,9 +145,7 @@ def entry_hash(prev_hash: str, seq: int, at: str, actor: str, action: str, subje
 
     ``evidence_json`` is the stored canonical text, embedded as written: the result equals
     ``canonical_json`` of the whole entry, and any textual change to the stored evidence shows."""
-    def s(value: str) -> str:
-        return json.dumps(value, ensure_ascii=False)
-
+    s = _STRING
     body = (f'{{"action":{s(action)},"actor":{s(actor)},"at":{s(at)},"evidence":{evidence_json},'
             f'"reason":{s(reason)},"seq":{int(seq)},"subject":{s(subject)}}}')
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
@@ -179,18 +184,37 @@ class AuditLog:
         at_text = iso(at or utcnow())
         evidence_json = canonical_json(evidence if evidence is not None else {})
         with transaction(self.db, conn) as c:
-            last = c.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-            prev_hash = last["hash"] if last else GENESIS_HASH
-            seq = (last["seq"] if last else 0) + 1
+            # Inside the store's transaction the chain's tail is remembered from the previous
+            # append, and the head marker is written once, when the transaction commits.
+            batched = c is self.db.conn and self.db.in_tx
+            tail = self.db.tx_local.get(_TAIL) if batched else None
+            if tail is None:
+                last = c.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+                tail = (last["seq"], last["hash"]) if last else (0, GENESIS_HASH)
+            seq, prev_hash = tail[0] + 1, tail[1]
             digest = entry_hash(prev_hash, seq, at_text, actor, action, subject, reason or "", evidence_json)
             c.execute(
                 "INSERT INTO audit_log(seq, at, actor, action, subject, reason, evidence, prev_hash, hash) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (seq, at_text, actor, action, subject, reason or "", evidence_json, prev_hash, digest),
             )
-            self.db.set_state(HEAD_KEY, f"{seq}:{digest}", conn=c)
+            if batched:
+                self.db.tx_local[_TAIL] = (seq, digest)
+                self.db.before_commit(HEAD_KEY, self._write_head)
+            else:
+                self.db.set_state(HEAD_KEY, f"{seq}:{digest}", conn=c)
         return AuditEntry(seq, parse_iso(at_text), actor, action, subject, reason or "",  # type: ignore[arg-type]
-                          json.loads(evidence_json), prev_hash, digest)
+                          evidence if evidence is not None else {}, prev_hash, digest)
+
+    def _write_head(self, c: sqlite3.Connection) -> None:
+        """The head marker as the transaction leaves the chain (run just before it commits)."""
+        tail = self.db.tx_local.get(_TAIL)
+        if tail is None:  # a savepoint rolled back since the last append: read the real end
+            last = c.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+            if last is None:
+                return
+            tail = (last["seq"], last["hash"])
+        self.db.set_state(HEAD_KEY, f"{tail[0]}:{tail[1]}", conn=c)
 
     def entries(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +61,13 @@ class Database:
         self.path = path
         self._lock = threading.RLock()
         self._savepoints = 0  # depth of tx() nested in an open transaction
+        self._in_tx = False  # an outer tx() is open
+        self._tx_thread = 0  # the thread that opened it
+        self._before_commit: dict[str, Callable[[sqlite3.Connection], None]] = {}
+        #: Values that hold only inside the open write transaction (e.g. the audit chain's tail as
+        #: this transaction left it). Emptied when a transaction begins, commits or rolls back, and
+        #: when a nested transaction (savepoint) rolls back.
+        self.tx_local: dict[str, Any] = {}
 
     @classmethod
     def open(cls, path: str | Path = ":memory:", *, readonly: bool = False) -> "Database":
@@ -128,7 +135,7 @@ class Database:
 
         Nested inside another ``tx()`` of the same thread it is a savepoint: its changes are undone
         alone on error, and commit with the outer transaction (one commit per message in the
-        pipeline instead of one per store)."""
+        pipeline, or per batch of messages in the daemon, instead of one per store)."""
         with self._lock:
             if self.conn.in_transaction:
                 self._savepoints += 1
@@ -137,6 +144,7 @@ class Database:
                 try:
                     yield self.conn
                 except BaseException:
+                    self.tx_local.clear()
                     self.conn.execute(f"ROLLBACK TO {name}")
                     self.conn.execute(f"RELEASE {name}")
                     raise
@@ -146,13 +154,43 @@ class Database:
                     self._savepoints -= 1
                 return
             self.conn.execute("BEGIN IMMEDIATE")
+            self._in_tx = True
+            self._tx_thread = threading.get_ident()
+            self.tx_local.clear()
+            self._before_commit.clear()
             try:
                 yield self.conn
+                while self._before_commit:  # a hook may register another; each runs once
+                    key = next(iter(self._before_commit))
+                    self._before_commit.pop(key)(self.conn)
             except BaseException:
+                self._end()
                 self.conn.execute("ROLLBACK")
                 raise
             else:
+                self._end()
                 self.conn.execute("COMMIT")
+
+    def _end(self) -> None:
+        self._in_tx = False
+        self.tx_local.clear()
+        self._before_commit.clear()
+
+    @property
+    def in_tx(self) -> bool:
+        """True inside a ``tx()`` opened by this thread (whose commit will run the
+        ``before_commit`` hooks); other threads wait for it to end before they touch the store."""
+        return self._in_tx and self._tx_thread == threading.get_ident() and self.conn.in_transaction
+
+    def before_commit(self, key: str, hook: Callable[[sqlite3.Connection], None]) -> None:
+        """Run ``hook(conn)`` once, just before the open ``tx()`` commits (registering the same
+        ``key`` again keeps one call). Lets a store write a summary row once per transaction
+        instead of once per change; the hook's writes commit with everything else. Outside a
+        ``tx()`` the hook runs at once."""
+        if self.in_tx:
+            self._before_commit[key] = hook
+        else:
+            hook(self.conn)
 
     def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
