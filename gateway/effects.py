@@ -262,18 +262,32 @@ class CoreEffects:
         record = self.decisions.get(message_id)
         return EffectsReport.from_json(record.report.to_json(), replayed=True) if record else None
 
+    def recorded(self, message_id: str) -> tuple[dict[str, Any], EffectsReport] | None:
+        """The stored decision (JSON) and effects report of a message applied before, else None."""
+        row = self.db.query_one("SELECT decision, report FROM decisions WHERE message_id = ?", (message_id,))
+        if row is None:
+            return None
+        return json.loads(row["decision"]), EffectsReport.from_json(json.loads(row["report"]), replayed=True)
+
     def apply(self, message: Message, findings: list[Finding], decision: Decision, *,
-              customer: str | None = None) -> EffectsReport:
+              customer: str | None = None, checked: bool = False) -> EffectsReport:
         """Carry out ``decision`` for ``message`` once. ``customer`` is the canonical customer key
-        (default: ``message.sender``). Returns what was done, or what had been done before."""
+        (default: ``message.sender``). Returns what was done, or what had been done before.
+
+        ``checked=True`` is the pipeline's call from inside its own transaction, after it found no
+        decision for the message there (``recorded``): the effects join that transaction and skip
+        the look-ups that make a direct call safe."""
         customer = customer or message.sender or message.sender_address or f"unknown:{message.id}"
-        done = self.db.query_one("SELECT report FROM decisions WHERE message_id = ?", (message.id,))
-        if done is not None:
-            return EffectsReport.from_json(json.loads(done["report"]), replayed=True)
+        checked = checked and self.db.in_tx
+        if not checked:
+            done = self.db.query_one("SELECT report FROM decisions WHERE message_id = ?", (message.id,))
+            if done is not None:
+                return EffectsReport.from_json(json.loads(done["report"]), replayed=True)
         now = self.clock()
         text_hash = text_sha256(message.text)
-        with self.db.tx() as c:
-            row = c.execute("SELECT report FROM decisions WHERE message_id = ?", (message.id,)).fetchone()
+        with transaction(self.db, self.db.conn if checked else None) as c:
+            row = None if checked else c.execute(
+                "SELECT report FROM decisions WHERE message_id = ?", (message.id,)).fetchone()
             if row is not None:  # applied by another writer since the check above
                 return EffectsReport.from_json(json.loads(row["report"]), replayed=True)
             report = EffectsReport(message.id)
@@ -291,8 +305,8 @@ class CoreEffects:
                 (message.id, customer, message.thread, message.source, message.subject, message.sender_address,
                  message.lang, iso(message.received_at) if message.received_at else None, iso(now),
                  message.content_hash, text_hash,
-                 json.dumps([f.to_json() for f in findings], ensure_ascii=False),
-                 json.dumps(decision.to_json(), ensure_ascii=False), json.dumps(report.to_json())))
+                 _json_text([f.to_json() for f in findings]), _json_text(decision.to_json()),
+                 json.dumps(report.to_json())))
             self.audit.append(
                 "policy", "decision", f"message:{message.id}", _summary(decision),
                 {"customer": customer, "tags": decision.tags, "actions": [a.to_json() for a in decision.actions],
@@ -378,6 +392,10 @@ class CoreEffects:
             source=message.source, message_id=message.id, in_reply_to=message.message_id, references=refs,
             rule=p.get("rule", ""), external=dict(message.external), now=now, conn=c)
         report.draft_id = draft.id
+
+
+#: ``json.dumps(value, ensure_ascii=False)`` without building a new encoder per call.
+_json_text = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def text_sha256(text: str) -> str:

@@ -36,6 +36,9 @@ from gateway.store.db import Database, register_schema
 SCOPES: tuple[str, ...] = ("thread", "customer", "all_channels")  # narrowest to widest
 STATES: tuple[str, ...] = ("proposed", "active", "lifted", "expired", "rejected")
 OPEN_STATES: tuple[str, ...] = ("proposed", "active")
+#: ``Database.tx_local`` key: (customers with an active hold, earliest expires_at) in this transaction.
+_ACTIVE = "holds.active"
+_ASKED = "holds.asked"
 
 #: state -> {transition verb: next state}
 TRANSITIONS: dict[str, dict[str, str]] = {
@@ -280,6 +283,7 @@ class HoldStore:
                  reason if state == "active" else None),
             )
             hold_id = int(cur.lastrowid)  # type: ignore[arg-type]
+            self._changed()
             verb = "apply" if state == "active" else "propose"
             c.execute(
                 "INSERT INTO hold_events(hold_id, at, actor, action, from_state, to_state, reason) "
@@ -388,6 +392,7 @@ class HoldStore:
         else:
             c.execute("UPDATE holds SET state = ?, closed_at = ?, closed_by = ?, close_reason = ?, updated_at = ? "
                       "WHERE id = ?", (target, iso(now), actor, reason, iso(now), row["id"]))
+        self._changed()
         c.execute("INSERT INTO hold_events(hold_id, at, actor, action, from_state, to_state, reason) "
                   "VALUES (?,?,?,?,?,?,?)", (row["id"], iso(now), actor, verb, state, target, reason))
         self.audit.append(actor, f"hold.{verb}", f"hold:{row['id']}", reason,
@@ -427,6 +432,40 @@ class HoldStore:
         """Active holds that cover a message from ``customer`` in ``thread`` on ``source``."""
         rows = self.db.query("SELECT * FROM holds WHERE customer = ? AND state = 'active' ORDER BY id", (customer,))
         return [h for h in (_hold(r) for r in rows) if h.covers(customer, thread, source)]
+
+    def active_after_expiry(self, customer: str, thread: str = "", source: str = "",
+                            now: datetime | None = None) -> list[Hold]:
+        """``expire_due(now)`` then ``active_for(customer, thread, source)``, in one query when
+        nothing is due (the pipeline asks this for every message)."""
+        now = now or utcnow()
+        if self.db.in_tx:
+            # Inside a write transaction no other connection can change the holds, so from the
+            # second message of a transaction (a batch) on, which customers have active holds and
+            # the earliest expiry are read once and kept until a hold changes (``_changed``).
+            snapshot = self.db.tx_local.get(_ACTIVE)
+            if snapshot is None and not self.db.tx_local.get(_ASKED):
+                self.db.tx_local[_ASKED] = True  # a lone message: the indexed look-up below
+            elif snapshot is None:
+                rows = self.db.query("SELECT customer, expires_at FROM holds WHERE state = 'active'")
+                expiries = [r["expires_at"] for r in rows if r["expires_at"] is not None]
+                snapshot = ({r["customer"] for r in rows}, min(expiries) if expiries else None)
+                self.db.tx_local[_ACTIVE] = snapshot
+            if snapshot is not None:
+                customers, first_expiry = snapshot
+                if customer not in customers and (first_expiry is None or first_expiry > iso(now)):
+                    return []
+        rows = self.db.query(
+            "SELECT * FROM holds WHERE customer = ? AND state = 'active' UNION ALL "
+            "SELECT * FROM holds WHERE state = 'active' AND expires_at <= ? AND customer != ? ORDER BY id",
+            (customer, iso(now), customer))
+        if any(r["expires_at"] is not None and r["expires_at"] <= iso(now) for r in rows):
+            self.expire_due(now)
+            return self.active_for(customer, thread, source)
+        return [h for h in (_hold(r) for r in rows if r["customer"] == customer) if h.covers(customer, thread, source)]
+
+    def _changed(self) -> None:
+        """A hold's state, customer or expiry changed: drop this transaction's snapshot."""
+        self.db.tx_local.pop(_ACTIVE, None)
 
     def for_customer(self, customer: str) -> list[Hold]:
         """Every hold of a customer, oldest first, with events (case export, customer page)."""

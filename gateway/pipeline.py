@@ -13,7 +13,7 @@ folder/status instead of the agents' queue.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -94,6 +94,19 @@ class Pipeline:
         with self.db.tx():
             return self._stateful(message, findings)
 
+    def process_many(self, messages: Iterable[Message]) -> list[Result]:
+        """``process`` for each message, all in one transaction: one commit for the batch.
+
+        Each message still runs in its own savepoint, so the results are the ones ``process``
+        gives one by one; but nothing is committed until the whole batch is done, and an
+        exception rolls the whole batch back and propagates (the caller retries or splits it).
+        Without a database this is just ``process`` in a loop."""
+        if self.effects is None:
+            return [self.process(m) for m in messages]
+        assert self.db is not None
+        with self.db.tx():
+            return [self.process(m) for m in messages]
+
     def _stateful(self, message: Message, findings: list[Finding]) -> Result:
         from gateway.effects import CoreEffects
 
@@ -101,15 +114,14 @@ class Pipeline:
         history = self.tracker.history(message.sender, exclude_id=message.id)  # type: ignore[attr-defined]
         customer = history.customer or message.sender
         effects: CoreEffects = self.effects  # type: ignore[assignment]
-        done = effects.decisions.get(message.id)
+        done = effects.recorded(message.id)
         if done is not None:
             # A re-delivery: report what was decided and done the first time.
-            return Result(message, findings, _decision_from_json(done.decision),
-                          effects.already_applied(message.id))
-        effects.holds.expire_due(self.clock())
-        active = effects.holds.active_for(customer, message.thread or message.id, message.source)
+            return Result(message, findings, _decision_from_json(done[0]), done[1])
+        active = effects.holds.active_after_expiry(customer, message.thread or message.id, message.source,
+                                                   self.clock())
         decision = self.policy.decide(message, findings, history, active_hold=bool(active))
-        report = effects.apply(message, findings, decision, customer=customer)
+        report = effects.apply(message, findings, decision, customer=customer, checked=True)
         return Result(message, findings, decision, report)
 
 
