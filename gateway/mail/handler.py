@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -70,6 +71,16 @@ class MessageHandler:
         #: held while a message is analysed; re-entrant so the pipeline wrapper may take it too
         self.lock = threading.RLock()
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Messages handled inside commit together, once, at the end: one commit per IMAP fetch
+        instead of one per message. Each message still has its own savepoint, so a quarantined
+        message undoes only its own analysis; a store error rolls the whole batch back (nothing of
+        it is marked or checkpointed yet, so it is all read again). The caller sets keywords and
+        advances the checkpoint only after the block, i.e. after the commit."""
+        with self.lock, self.checkpoints.db.tx():
+            yield
+
     def handle(self, raw: bytes, *, source: str, location: str, stats: SourceStats,
                external: dict[str, Any] | None = None) -> Outcome:
         """Analyse ``raw`` (or recall its verdict). ``location`` names where it lives (for the
@@ -86,7 +97,8 @@ class MessageHandler:
             if external:
                 message.external.update(external)
             try:
-                # The analysis's writes and the verdict commit together: one commit per message.
+                # The analysis's writes and the verdict commit together (one commit per message,
+                # or one per batch inside ``batch()``).
                 with self.checkpoints.db.tx():
                     try:
                         result = self.process(message)

@@ -398,22 +398,24 @@ class ImapSource:
     def _batch(self, box: ImapMailbox, uids: list[int], halt: threading.Event) -> tuple[int, int]:
         fetched = box.fetch(uids, max_bytes=self.max_bytes)
         results: list[tuple[Fetched, Outcome | None]] = []
-        for item in fetched:
-            if halt.is_set() and results:
-                break  # shutdown: finish the messages in hand, commit them, stop here
-            location = f"{self.mailbox} uidvalidity {box.uidvalidity} uid {item.uid}"
-            if item.raw is None and is_done(item.flags):
-                results.append((item, None))
-            elif item.raw is None:
-                results.append((item, self.handler.quarantine_oversized(
-                    source=self.name, location=location, size=item.size, limit=self.max_bytes, stats=self.stats)))
-            else:
-                outcome = self.handler.handle(
-                    item.raw, source=self.name, location=location, stats=self.stats,
-                    external={"imap": {"source": self.name, "mailbox": self.mailbox, "uid": item.uid,
-                                       "uidvalidity": box.uidvalidity}},
-                )
-                results.append((item, outcome))
+        with self.handler.batch():  # one commit for the batch, before any keyword is set
+            for item in fetched:
+                if halt.is_set() and results:
+                    break  # shutdown: finish the messages in hand, commit them, stop here
+                location = f"{self.mailbox} uidvalidity {box.uidvalidity} uid {item.uid}"
+                if item.raw is None and is_done(item.flags):
+                    results.append((item, None))
+                elif item.raw is None:
+                    results.append((item, self.handler.quarantine_oversized(
+                        source=self.name, location=location, size=item.size, limit=self.max_bytes,
+                        stats=self.stats)))
+                else:
+                    outcome = self.handler.handle(
+                        item.raw, source=self.name, location=location, stats=self.stats,
+                        external={"imap": {"source": self.name, "mailbox": self.mailbox, "uid": item.uid,
+                                           "uidvalidity": box.uidvalidity}},
+                    )
+                    results.append((item, outcome))
         if not results:
             return 0, 0
         self._apply(box, results)
