@@ -18,7 +18,7 @@ from datetime import datetime
 
 from rapidfuzz import fuzz
 
-from gateway.contact.fingerprint import comparable, content_hash, is_cjk
+from gateway.contact.fingerprint import Comparable, comparable, content_hash, is_cjk
 from gateway.store.messages import Candidate
 
 
@@ -53,31 +53,48 @@ def similarity(a: str, b: str) -> tuple[float, str]:
     return (sorted_score, "token_sort_ratio") if sorted_score > plain else (plain, "ratio")
 
 
+def similarity_from(a: Comparable, b: Comparable, cutoff: float) -> tuple[float, str]:
+    """``similarity(a.text, b.text)`` whenever that reaches ``cutoff`` (the same score and scorer);
+    below it, some score below ``cutoff``. Lets rapidfuzz stop early and skips re-checking
+    languages and re-sorting words: the prepared texts carry both."""
+    if not a.text or not b.text:
+        return 0.0, "ratio"
+    plain = fuzz.ratio(a.text, b.text, score_cutoff=cutoff)
+    if a.cjk or b.cjk:
+        return plain, "ratio"
+    sorted_score = fuzz.ratio(a.sorted_words, b.sorted_words, score_cutoff=cutoff)
+    return (sorted_score, "token_sort_ratio") if sorted_score > plain else (plain, "ratio")
+
+
 def find_duplicates(
-    new_text: str,
+    new_text: str | Comparable,
     earlier: Sequence[Candidate],
     *,
     threshold: float,
     min_chars: int,
     ignore_lines: Sequence[re.Pattern[str]] = (),
-    comparable_of: Callable[[Candidate], str] | None = None,
+    comparable_of: Callable[[Candidate], Comparable] | None = None,
+    new_hash: str | None = None,
 ) -> list[DuplicateMatch]:
     """Earlier messages whose comparable text scores at least ``threshold`` against
     ``new_text`` (already comparable), best first. Texts shorter than ``min_chars`` never match.
-    ``comparable_of`` gives a candidate's comparable text (a caller's cache), default computed here."""
-    if len(new_text) < min_chars:
+    ``comparable_of`` gives a candidate's prepared comparable text (a caller's cache), default
+    computed here; ``new_hash`` is the new text's content hash when the caller has it."""
+    new = new_text if isinstance(new_text, Comparable) else Comparable.of(new_text)
+    if len(new.text) < min_chars:
         return []
-    new_hash = content_hash(new_text)
     matches: list[DuplicateMatch] = []
     for old in earlier:
         if old.text is None:
+            if new_hash is None:
+                new_hash = content_hash(new.text)
             if old.content_hash and old.content_hash == new_hash:
                 matches.append(DuplicateMatch(old.id, old.customer, old.received_at, 100.0, "exact_hash"))
             continue
-        old_text = comparable_of(old) if comparable_of else comparable(old.text, ignore_lines)
-        if len(old_text) < min_chars:
+        prepared = comparable_of(old) if comparable_of else Comparable.of(comparable(old.text, ignore_lines))
+        if len(prepared.text) < min_chars:
             continue
-        score, method = similarity(new_text, old_text)
+        score, method = similarity_from(new, prepared, threshold)
         if score >= threshold:
             matches.append(DuplicateMatch(old.id, old.customer, old.received_at, score, method))
     matches.sort(key=lambda m: (-m.similarity, m.received_at, m.id))

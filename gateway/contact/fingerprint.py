@@ -21,6 +21,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -92,10 +93,28 @@ def is_cjk(text: str) -> bool:
 def comparable(text: str, ignore_lines: Sequence[re.Pattern[str]] = ()) -> str:
     """The normalized core of a message, as rapidfuzz compares it. Japanese loses spaces and
     punctuation too (character-based); English keeps words apart so token_sort_ratio works."""
-    start, end = core_span(text, ignore_lines)
-    words = _WORD.findall(unicodedata.normalize("NFKC", text[start:end]).lower())
-    joined = " ".join(words)
+    return comparable_core(text[slice(*core_span(text, ignore_lines))])
+
+
+def comparable_core(core: str) -> str:
+    """``comparable`` of a text whose ``core_span`` is already cut out."""
+    joined = " ".join(_WORD.findall(unicodedata.normalize("NFKC", core).lower()))
     return joined.replace(" ", "") if is_cjk(joined) else joined
+
+
+class Comparable(NamedTuple):
+    """A comparable text with what every comparison of it needs, computed once: whether it is
+    Japanese (character-based scoring) and, for other texts, its words sorted (what rapidfuzz's
+    ``token_sort_ratio`` compares)."""
+
+    text: str
+    cjk: bool
+    sorted_words: str
+
+    @classmethod
+    def of(cls, comparable_text: str) -> "Comparable":
+        cjk = is_cjk(comparable_text)
+        return cls(comparable_text, cjk, "" if cjk else " ".join(sorted(comparable_text.split())))
 
 
 def content_hash(comparable_text: str) -> str:
@@ -127,6 +146,19 @@ def _mix64(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> _S31)
 
 
+def _mix64_inplace(x: np.ndarray) -> np.ndarray:
+    """``_mix64`` computed in ``x`` itself (an array the caller owns): fewer temporaries."""
+    x ^= x >> _S30
+    x *= _C1
+    x ^= x >> _S27
+    x *= _C2
+    x ^= x >> _S31
+    return x
+
+
+MIXED_CACHE = 200_000  # tokens whose mixed hashes are kept (a few tens of MB at most)
+
+
 class MinHasher:
     """MinHash over token shingles (2 tokens by default), cut into ``bands`` band keys of ``rows`` values each.
 
@@ -144,6 +176,12 @@ class MinHasher:
         self._a = (rng.integers(0, 2**63, size=k, dtype=np.uint64) << np.uint64(1)) | np.uint64(1)
         self._b = rng.integers(0, 2**63, size=k, dtype=np.uint64)
         self._token_cache: dict[str, int] = {}
+        # token -> its hash mixed for each position j of a shingle (``_mix64(h * (2j + 1))``): all
+        # ``bands_for`` needs of a token, so a known token costs no numpy work.
+        self._mixed_cache: dict[str, tuple[int, ...]] = {}
+        self._multipliers = np.array([2 * j + 1 for j in range(shingle)], dtype=np.uint64)
+        self._a_col = self._a[:, None]
+        self._b_col = self._b[:, None]
         self._row_salt = [np.uint64(((r + 1) * 0x9E3779B97F4A7C15) % 2**64) for r in range(rows)]
         self._band_salt = _mix64(np.array([(i * 0x9E3779B97F4A7C15) % 2**64 for i in range(1, bands + 1)], dtype=np.uint64))
 
@@ -181,14 +219,45 @@ class MinHasher:
             s = s ^ _mix64(th[j : n - k + 1 + j] * np.uint64(2 * j + 1))
         return s
 
+    def _mixed(self, token: str) -> tuple[int, ...]:
+        mixed = self._mixed_cache.get(token)
+        if mixed is None:
+            h = np.full(self.shingle, self._token_hash(token), dtype=np.uint64)
+            mixed = tuple(_mix64(h * self._multipliers).tolist())
+            if len(self._mixed_cache) < MIXED_CACHE:
+                self._mixed_cache[token] = mixed
+        return mixed
+
     # -- signatures -----------------------------------------------------------------------------
     def bands_for(self, comparable_text: str) -> np.ndarray | None:
-        """The band keys (``uint32[bands]``) of one text, or None for a text without words."""
-        sh = self.shingle_hashes(comparable_text)
-        if sh.size == 0:
+        """The band keys (``uint32[bands]``) of one text, or None for a text without words.
+        The same keys as ``bands_for_many`` and the step-by-step ``shingle_hashes``, with the
+        per-token mixing cached and the numpy steps done in place."""
+        toks = tokens(comparable_text)
+        n, k = len(toks), self.shingle
+        if n == 0:
             return None
-        values = ((self._a[:, None] * sh[None, :] + self._b[:, None]) >> np.uint64(32)).min(axis=1)
-        return self._band_keys(values[None, :])[0]
+        if n < k:
+            sh = self.shingle_hashes(comparable_text)
+        else:
+            get = self._mixed_cache.get
+            rows = [get(t) or self._mixed(t) for t in toks]
+            mixed = np.array(rows, dtype=np.uint64)
+            sh = mixed[: n - k + 1, 0].copy()
+            for j in range(1, k):
+                sh ^= mixed[j : n - k + 1 + j, j]
+            _mix64_inplace(sh)
+        values = self._a_col * sh
+        values += self._b_col
+        values >>= _S32
+        v = values.min(axis=1).reshape(self.bands, self.rows)
+        acc = self._band_salt
+        for r in range(self.rows):
+            x = v[:, r] + self._row_salt[r]
+            x ^= acc
+            acc = _mix64_inplace(x)
+        acc >>= _S32
+        return acc.astype(np.uint32)
 
     def bands_for_many(self, comparable_texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Band keys for many texts at once (a backfill or a benchmark load): returns

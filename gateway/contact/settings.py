@@ -89,12 +89,15 @@ class CampaignSettings:
     max_candidates: int = 32
     severity: Severity = Severity.LOW
 
-    def eligible(self, comparable_text: str) -> bool:
+    def eligible(self, comparable_text: str, cjk: bool | None = None) -> bool:
         """Long enough to be indexed and compared across customers (short texts such as
-        "where is my order?" are the same from everyone)."""
-        from gateway.contact.fingerprint import is_cjk
+        "where is my order?" are the same from everyone). ``cjk``: whether the text is Japanese,
+        when the caller already knows."""
+        if cjk is None:
+            from gateway.contact.fingerprint import is_cjk
 
-        need = self.min_chars_ja if is_cjk(comparable_text) else self.min_chars
+            cjk = is_cjk(comparable_text)
+        need = self.min_chars_ja if cjk else self.min_chars
         return self.enabled and len(comparable_text) >= need
 
 

@@ -11,24 +11,28 @@ The clock is the message's ``received_at``, so a replay gives the live answers.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta, timezone
 
+from rapidfuzz import fuzz, process
+
 from gateway.contact.campaigns import CampaignIndex
-from gateway.contact.duplicates import DuplicateMatch, find_duplicates, similarity
+from gateway.contact.duplicates import DuplicateMatch, find_duplicates
 from gateway.contact.fingerprint import (
+    Comparable,
     MinHasher,
     band_array,
     band_bytes,
     comparable,
+    comparable_core,
     content_hash,
     core_span,
-    is_cjk,
 )
 from gateway.contact.history import CustomerHistory
 from gateway.contact.settings import ContactSettings
 from gateway.contact.windows import Stamp, WindowCount, count_windows
 from gateway.model import Evidence, Finding, Message
-from gateway.store.messages import Candidate, Fingerprints, MessageStore, to_us, to_utc
+from gateway.store.messages import Candidate, Fingerprints, MessageStore, from_us, to_us, to_utc
 
 MAX_RELATED = 50
 COMPARABLE_CACHE = 20_000  # comparable texts kept in memory (a few MB at most)
@@ -50,82 +54,102 @@ class ContactTracker:
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.hasher = hasher or MinHasher()
         self._index: CampaignIndex | None = None
-        # message id -> comparable text: the same recent messages are compared again and again
-        # (each later message of the customer, each campaign candidate); a text never changes.
-        self._comparable: dict[str, str] = {}
+        # message id -> prepared comparable text: the same recent messages are compared again and
+        # again (each later message of the customer, each campaign candidate); a text never changes.
+        self._comparable: dict[str, Comparable] = {}
+        # One consistency check of the store's caches per step (see SqliteMessageStore.session).
+        session = getattr(store, "session", None)
+        self._session: Callable[[], AbstractContextManager[None]] = session if callable(session) else nullcontext
 
     # -- the stage ------------------------------------------------------------------------------
     def observe(self, message: Message, findings: list[Finding]) -> list[Finding]:
         """Contact findings for ``message`` against earlier history; then record it."""
+        with self._session():
+            return self._observe(message, findings)
+
+    def _observe(self, message: Message, findings: list[Finding]) -> list[Finding]:
         at_time = to_utc(message.received_at) if message.received_at else to_utc(self.clock())
         if message.received_at is None:
             message.received_at = at_time
         at = Stamp(to_us(at_time), message.id)
-        text = comparable(message.text, self.settings.ignore_lines)
-        fingerprints = self.fingerprints(message, text)
+        at_key = at.key
+        evidence = _Evidence(message, self.settings)
+        start, end = evidence.span
+        prepared = Comparable.of(comparable_core(message.text[start:end]))
+        text = prepared.text
+        fingerprints = self._fingerprints(prepared)
 
         windows = self.settings.windows
         longest = max((w.within for w in windows), default=timedelta(0))
         lookback = max(longest, self.settings.duplicates.lookback)
+        window_start_us = at.received_us - int(longest.total_seconds() * 1_000_000)
         customer_rows: list[Candidate] = []
         if message.sender:
-            customer_rows = _before(
-                self.store.recent(customer=message.sender, since=at_time - lookback, until=at_time), at
-            )
+            customer_rows = [
+                r for r in self.store.recent(customer=message.sender, since=at_time - lookback, until=at_time)
+                if r.id != at.id and (r.received_us, r.id) < at_key
+            ]
         thread_rows: list[Candidate] = []
         if message.thread and any(w.scope == "thread" for w in windows):
-            thread_rows = _before(self.store.recent(thread=message.thread, since=at_time - longest, until=at_time), at)
+            # Read as far back as the customer's rows: the store then keeps one range per thread
+            # for this and for history(), which starts at the customer's previous message.
+            thread_since_us = to_us(at_time - longest)
+            thread_rows = [
+                r for r in self.store.recent(thread=message.thread, since=at_time - lookback, until=at_time)
+                if r.received_us >= thread_since_us and r.id != at.id and (r.received_us, r.id) < at_key
+            ]
 
         out: list[Finding] = []
-        window_start_us = at.received_us - int(longest.total_seconds() * 1_000_000)
         counts = count_windows(
             [w for w in windows if w.scope == "thread" or message.sender],
             at,
-            [Stamp(r.received_us, r.id) for r in customer_rows if r.received_us > window_start_us],
-            [Stamp(r.received_us, r.id) for r in thread_rows],
+            [r for r in customer_rows if r.received_us > window_start_us],
+            thread_rows,
             self.settings.burst,
         )
-        rate = self._rate_finding(message, counts)
+        rate = self._rate_finding(message, counts, evidence)
         if rate:
             out.append(rate)
 
         dup_since_us = to_us(at_time - self.settings.duplicates.lookback)
+        threshold = self.settings.duplicates.similarity_ja if prepared.cjk else self.settings.duplicates.similarity
         dups = find_duplicates(
-            text,
+            prepared,
             [r for r in customer_rows if r.received_us >= dup_since_us][-self.settings.duplicates.max_compare :],
-            threshold=self.settings.duplicates.similarity_ja if is_cjk(text) else self.settings.duplicates.similarity,
+            threshold=threshold,
             min_chars=self.settings.duplicates.min_chars,
             ignore_lines=self.settings.ignore_lines,
             comparable_of=self._comparable_of,
+            new_hash=fingerprints.content_hash,
         )
         if dups:
-            out.append(self._duplicate_finding(message, dups))
-            repeated = self._repeated_demand_finding(message, dups)
+            out.append(self._duplicate_finding(message, dups, threshold, evidence))
+            repeated = self._repeated_demand_finding(message, dups, evidence)
             if repeated:
                 out.append(repeated)
 
-        campaign = self._campaign_finding(message, text, at, fingerprints)
+        campaign = self._campaign_finding(message, prepared, at, fingerprints, evidence)
         if campaign:
             out.append(campaign)
 
         seq = self.store.record(message, list(findings) + out, fingerprints)
         if seq is not None:  # newly stored with this text
-            self._remember_comparable(message.id, text)
+            self._remember_comparable(message.id, prepared)
         if seq is not None and fingerprints.bands and self._index is not None:
             keys = band_array(fingerprints.bands)
             if keys is not None:
                 self._index.add(seq, keys)
         return out
 
-    def _comparable_of(self, row: Candidate) -> str:
-        """A stored message's comparable text (``row.text`` is not None), cached by id."""
-        text = self._comparable.get(row.id)
-        if text is None:
-            text = comparable(row.text or "", self.settings.ignore_lines)
-            self._remember_comparable(row.id, text)
-        return text
+    def _comparable_of(self, row: Candidate) -> Comparable:
+        """A stored message's prepared comparable text (``row.text`` is not None), cached by id."""
+        prepared = self._comparable.get(row.id)
+        if prepared is None:
+            prepared = Comparable.of(comparable(row.text or "", self.settings.ignore_lines))
+            self._remember_comparable(row.id, prepared)
+        return prepared
 
-    def _remember_comparable(self, message_id: str, text: str) -> None:
+    def _remember_comparable(self, message_id: str, text: Comparable) -> None:
         if len(self._comparable) >= COMPARABLE_CACHE:
             del self._comparable[next(iter(self._comparable))]  # the oldest entry
         self._comparable[message_id] = text
@@ -133,46 +157,57 @@ class ContactTracker:
     def history(self, customer: str, exclude_id: str | None = None) -> CustomerHistory:
         """The customer's record across linked keys, leaving out ``exclude_id`` (usually the
         message being decided, whose own findings the policy already has)."""
-        canonical = self.store.resolve_customer(customer)
-        total, last = self.store.customer_stats(customer, exclude_id)
-        breaches: list[str] = []
-        if last is not None:
-            at = Stamp(last.received_us, last.id)
-            longest = max((w.within for w in self.settings.windows), default=timedelta(0))
-            since = last.received_at - longest
+        with self._session():
+            canonical = self.store.resolve_customer(customer)
+            total, finding_counts, last = self.store.customer_summary(customer, exclude_id)
+            breaches: list[str] = []
+            last_seen = None
+            if last is not None:
+                last_seen = from_us(last.received_us)
+                at = Stamp(last.received_us, last.id)
+                longest = max((w.within for w in self.settings.windows), default=timedelta(0))
+                since = last_seen - longest
 
-            def stamps(rows: list[Candidate]) -> list[Stamp]:
-                return [Stamp(r.received_us, r.id) for r in rows if r.id != exclude_id]
+                def stamps(rows: list[Candidate]) -> list[Candidate]:
+                    return [r for r in rows if r.id != exclude_id]
 
-            counts = count_windows(
-                self.settings.windows,
-                at,
-                stamps(self.store.recent(customer=customer, since=since, until=last.received_at)),
-                stamps(self.store.recent(thread=last.thread, since=since, until=last.received_at)),
-                self.settings.burst,
+                counts = count_windows(
+                    self.settings.windows,
+                    at,
+                    stamps(self.store.recent(customer=customer, since=since, until=last_seen)),
+                    stamps(self.store.recent(thread=last.thread, since=since, until=last_seen)),
+                    self.settings.burst,
+                )
+                breaches = [c.window.name for c in counts if c.breached]
+            return CustomerHistory(
+                customer=canonical,
+                finding_counts=finding_counts,
+                messages_total=total,
+                window_breaches=breaches,
+                keys=self.store.customer_keys(customer),
+                last_seen=last_seen,
             )
-            breaches = [c.window.name for c in counts if c.breached]
-        return CustomerHistory(
-            customer=canonical,
-            finding_counts=self.store.finding_counts(customer, exclude_id),
-            messages_total=total,
-            window_breaches=breaches,
-            keys=self.store.customer_keys(customer),
-            last_seen=last.received_at if last else None,
-        )
 
     def find_campaign(self, message: Message) -> Finding | None:
         """The campaign check alone, without recording anything (benchmarks, diagnostics)."""
         at_time = to_utc(message.received_at or self.clock())
-        text = comparable(message.text, self.settings.ignore_lines)
-        return self._campaign_finding(message, text, Stamp(to_us(at_time), message.id), self.fingerprints(message, text))
+        prepared = Comparable.of(comparable(message.text, self.settings.ignore_lines))
+        with self._session():
+            return self._campaign_finding(
+                message, prepared, Stamp(to_us(at_time), message.id), self._fingerprints(prepared),
+                _Evidence(message, self.settings),
+            )
 
     def fingerprints(self, message: Message, text: str | None = None) -> Fingerprints:
         """The exact-repeat hash and LSH band keys of a message's comparable text."""
         if text is None:
             text = comparable(message.text, self.settings.ignore_lines)
+        return self._fingerprints(Comparable.of(text))
+
+    def _fingerprints(self, prepared: Comparable) -> Fingerprints:
+        text = prepared.text
         bands = None
-        if self.settings.campaigns.eligible(text):
+        if self.settings.campaigns.eligible(text, prepared.cjk):
             bands = band_bytes(self.hasher.bands_for(text))
         return Fingerprints(content_hash=content_hash(text) if text else "", bands=bands)
 
@@ -186,11 +221,7 @@ class ContactTracker:
         return self._index
 
     # -- findings -------------------------------------------------------------------------------
-    def _evidence(self, message: Message) -> list[Evidence]:
-        start, end = core_span(message.text, self.settings.ignore_lines)
-        return [Evidence(start, end, message.text[start:end])]
-
-    def _rate_finding(self, message: Message, counts: list[WindowCount]) -> Finding | None:
+    def _rate_finding(self, message: Message, counts: list[WindowCount], evidence: "_Evidence") -> Finding | None:
         breached = [c for c in counts if c.breached]
         if not breached:
             return None
@@ -205,34 +236,31 @@ class ContactTracker:
             category="persistent_contact",
             severity=self.settings.persistent_severity,
             score=min(1.0, 0.5 + 0.5 * (worst.count - worst.window.limit) / worst.window.limit),
-            evidence=self._evidence(message),
+            evidence=evidence(),
             rule="contact.rate_window",
             reason="; ".join(reasons),
             related=tightest.related[-MAX_RELATED:],
             details={"windows": [c.to_json() for c in counts], "breached": [c.window.name for c in breached]},
         )
 
-    def _duplicate_finding(self, message: Message, dups: list[DuplicateMatch]) -> Finding:
+    def _duplicate_finding(self, message: Message, dups: list[DuplicateMatch], threshold: float,
+                           evidence: "_Evidence") -> Finding:
         best = dups[0]
         return Finding(
             category="duplicate_contact",
             severity=self.settings.duplicates.severity,
             score=best.similarity / 100.0,
-            evidence=self._evidence(message),
+            evidence=evidence(),
             rule="contact.near_duplicate",
             reason=(
                 f"nearly the same as {len(dups)} earlier message(s) from this customer "
                 f"(best {best.similarity:.0f}/100, message {best.id} of {best.received_at:%Y-%m-%d %H:%M} UTC)"
             ),
             related=[d.id for d in dups[:MAX_RELATED]],
-            details={"threshold": self._dup_threshold(message), "matches": [d.to_json() for d in dups[:MAX_RELATED]]},
+            details={"threshold": threshold, "matches": [d.to_json() for d in dups[:MAX_RELATED]]},
         )
 
-    def _dup_threshold(self, message: Message) -> float:
-        text = comparable(message.text, self.settings.ignore_lines)
-        return self.settings.duplicates.similarity_ja if is_cjk(text) else self.settings.duplicates.similarity
-
-    def _repeated_demand_finding(self, message: Message, dups: list[DuplicateMatch]) -> Finding | None:
+    def _repeated_demand_finding(self, message: Message, dups: list[DuplicateMatch], evidence: "_Evidence") -> Finding | None:
         times = len(dups) + 1
         need = self.settings.duplicates.repeated_demand
         if times < need:
@@ -242,32 +270,42 @@ class ContactTracker:
             category="persistent_contact",
             severity=self.settings.persistent_severity,
             score=min(1.0, 0.5 + 0.1 * (times - need)),
-            evidence=self._evidence(message),
+            evidence=evidence(),
             rule="contact.repeated_demand",
             reason=f"the same demand {times} times within {lookback.days or 1} day(s) (policy: {need} or more)",
             related=[d.id for d in dups[:MAX_RELATED]],
             details={"times": times, "threshold": need, "similarity": [round(d.similarity, 1) for d in dups[:MAX_RELATED]]},
         )
 
-    def _campaign_finding(self, message: Message, text: str, at: Stamp, fp: Fingerprints) -> Finding | None:
+    def _campaign_finding(self, message: Message, prepared: Comparable, at: Stamp, fp: Fingerprints,
+                          evidence: "_Evidence") -> Finding | None:
         cfg = self.settings.campaigns
         keys = band_array(fp.bands)
         if not cfg.enabled or keys is None:
             return None
+        text = prepared.text
         own = set(self.store.customer_keys(message.sender)) if message.sender else set()
         since_us = at.received_us - int(cfg.lookback.total_seconds() * 1_000_000)
-        matches: list[tuple[Candidate, float]] = []
+        at_us, at_id = at.received_us, at.id
+        shortest = _length_bound(len(text), cfg.similarity)
+        rows: list[Candidate] = []
         for row in self.store.candidates(self.index.candidates(keys, cfg.max_candidates)):
-            if row.id == message.id or row.customer in own or row.text is None:
+            if row.id == at_id or row.customer in own or row.text is None:
                 continue
-            if not (since_us < row.received_us and (row.received_us, row.id) < at.key):
+            if not (since_us < row.received_us and (row.received_us < at_us or (row.received_us == at_us and row.id < at_id))):
                 continue
-            if not _length_allows(len(text), len(row.text), cfg.similarity):
+            if len(row.text) * 1.25 < shortest:  # too short to reach the threshold
                 continue
-            score, _ = similarity(text, self._comparable_of(row))
-            if score >= cfg.similarity:
-                matches.append((row, score))
-        customers = {self.store.resolve_customer(r.customer) for r, _ in matches}
+            rows.append(row)
+        scores = _scores(prepared, [self._comparable_of(r) for r in rows], cfg.similarity)
+        matches = [(row, score) for row, score in zip(rows, scores) if score >= cfg.similarity]
+        if not matches:
+            return None
+        resolved: dict[str, str] = {}
+        for r, _ in matches:
+            if r.customer not in resolved:
+                resolved[r.customer] = self.store.resolve_customer(r.customer)
+        customers = set(resolved.values())
         if len(customers) + 1 < cfg.min_customers:
             return None
         matches.sort(key=lambda m: (-m[1], m[0].received_us, m[0].id))
@@ -275,7 +313,7 @@ class ContactTracker:
             category="duplicate_contact",
             severity=cfg.severity,
             score=matches[0][1] / 100.0,
-            evidence=self._evidence(message),
+            evidence=evidence(),
             rule="contact.campaign",
             reason=(
                 f"nearly the same text from {len(customers)} other customer(s) within {cfg.lookback.days or 1} day(s) "
@@ -287,22 +325,53 @@ class ContactTracker:
                 "customers": len(customers) + 1,
                 "threshold": cfg.similarity,
                 "matches": [
-                    {"id": r.id, "customer": r.customer, "similarity": round(s, 1), "received_at": r.received_at.isoformat()}
+                    {"id": r.id, "customer": r.customer, "similarity": round(s, 1), "received_at": r.received_iso}
                     for r, s in matches[:MAX_RELATED]
                 ],
             },
         )
 
 
-def _before(rows: list[Candidate], at: Stamp) -> list[Candidate]:
-    """Rows that come before the message by (received time, id), never the message itself."""
-    return [r for r in rows if r.id != at.id and (r.received_us, r.id) < at.key]
+class _Evidence:
+    """A contact finding's evidence: the customer's own words (``core_span``), found once per
+    message however many findings cite it (and cut out for ``comparable`` too); each call gives a
+    fresh list."""
+
+    def __init__(self, message: Message, settings: ContactSettings) -> None:
+        self._message = message
+        self.span = core_span(message.text, settings.ignore_lines)  # also what ``comparable`` compares
+
+    def __call__(self) -> list[Evidence]:
+        start, end = self.span
+        return [Evidence(start, end, self._message.text[start:end])]
 
 
-def _length_allows(new_len: int, raw_len: int, threshold: float) -> bool:
-    """Whether a stored text of ``raw_len`` characters could still score ``threshold`` against a
-    comparable text of ``new_len``: its comparable form is at most ``raw_len`` long, and ratio
-    can never exceed ``2 * shorter / (sum of lengths)``. Saves normalizing texts far too short.
-    (NFKC can lengthen a text — a ligature becomes two letters — hence the margin.)"""
-    return raw_len * 1.25 >= new_len * threshold / (200 - threshold)
+def _scores(new: Comparable, others: list[Comparable], cutoff: float) -> list[float]:
+    """``similarity_from(new, other, cutoff)[0]`` for each of ``others``, in two batched rapidfuzz
+    calls (plain, then word-sorted for texts that are not Japanese): exact at or above ``cutoff``,
+    0 below it."""
+    if not others or not new.text:
+        return [0.0] * len(others)
+    scores = [0.0] * len(others)
+    for _, score, i in process.extract(new.text, [o.text for o in others], scorer=fuzz.ratio,
+                                       score_cutoff=cutoff, limit=None):
+        if others[i].text:
+            scores[i] = score
+    if not new.cjk:
+        latin = [i for i, o in enumerate(others) if not o.cjk and o.text]
+        for _, score, j in process.extract(new.sorted_words, [others[i].sorted_words for i in latin],
+                                           scorer=fuzz.ratio, score_cutoff=cutoff, limit=None):
+            i = latin[j]
+            if score > scores[i]:
+                scores[i] = score
+    return scores
+
+
+def _length_bound(new_len: int, threshold: float) -> float:
+    """A stored text of ``raw_len`` characters can still score ``threshold`` against a comparable
+    text of ``new_len`` only if ``raw_len * 1.25 >= _length_bound(new_len, threshold)``: its
+    comparable form is at most ``raw_len`` long, and ratio can never exceed ``2 * shorter / (sum
+    of lengths)``. Saves normalizing texts far too short. (NFKC can lengthen a text — a ligature
+    becomes two letters — hence the margin.)"""
+    return new_len * threshold / (200 - threshold)
 

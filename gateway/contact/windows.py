@@ -17,8 +17,19 @@ import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol
 
 from gateway.contact.settings import RateWindow
+
+
+class Stamped(Protocol):
+    """What a window reads of a message: a Stamp, or a store row (``Candidate``) as it is."""
+
+    @property
+    def received_us(self) -> int: ...
+
+    @property
+    def id(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -81,19 +92,42 @@ def contacts(stamps: Sequence[Stamp], burst_us: int) -> int:
 def count_windows(
     windows: Sequence[RateWindow],
     at: Stamp,
-    customer_history: Sequence[Stamp],
-    thread_history: Sequence[Stamp],
+    customer_history: Sequence[Stamped],
+    thread_history: Sequence[Stamped],
     burst: timedelta = timedelta(0),
 ) -> list[WindowCount]:
     """Every configured window's count at message ``at``. Histories must be sorted by key and may
-    contain ``at`` itself (it is counted once either way)."""
+    contain ``at`` itself (it is counted once either way). Store rows can be passed as they are.
+
+    (What ``earlier_in_window`` and ``contacts`` compute per window, with each history's sort
+    keys and its end before ``at`` found once: this runs twice for every message.)"""
     burst_us = int(burst.total_seconds() * 1_000_000)
+    at_us, at_id, at_key = at.received_us, at.id, at.key
     out: list[WindowCount] = []
-    keys = {"customer": [(h.received_us, h.id) for h in customer_history],
-            "thread": [(h.received_us, h.id) for h in thread_history]}
+    scopes: dict[str, tuple[Sequence[Stamped], list[tuple[int, str]], int]] = {}
     for window in windows:
-        history = customer_history if window.scope == "customer" else thread_history
-        inside = earlier_in_window(history, at, window, keys["customer" if window.scope == "customer" else "thread"])
-        run = [*inside, at]
-        out.append(WindowCount(window, contacts(run, burst_us), [h.id for h in inside], len(run)))
+        prepared = scopes.get(window.scope)
+        if prepared is None:
+            history = customer_history if window.scope == "customer" else thread_history
+            keys = [(h.received_us, h.id) for h in history]
+            prepared = scopes[window.scope] = (history, keys, bisect.bisect_left(keys, at_key))
+        history, keys, hi = prepared
+        start = at_us - _within_us(window)
+        lo = bisect.bisect_right(keys, (start, "\U0010ffff"), 0, hi)  # strictly after start
+        inside = [h for h in history[lo:hi] if h.id != at_id]
+        count = len(inside) + 1
+        if burst_us > 0 and inside:
+            count = 1 + sum(1 for a, b in zip(inside, inside[1:]) if b.received_us - a.received_us > burst_us)
+            count += at_us - inside[-1].received_us > burst_us
+        out.append(WindowCount(window, count, [h.id for h in inside], len(inside) + 1))
     return out
+
+
+_WITHIN_US: dict[timedelta, int] = {}
+
+
+def _within_us(window: RateWindow) -> int:
+    us = _WITHIN_US.get(window.within)
+    if us is None:
+        us = _WITHIN_US[window.within] = int(window.within.total_seconds() * 1_000_000)
+    return us

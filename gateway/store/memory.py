@@ -6,6 +6,7 @@ from __future__ import annotations
 import bisect
 import copy
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import numpy as np
@@ -54,6 +55,15 @@ class MemoryMessageStore:
         if stored.thread:
             bisect.insort(self._by_thread.setdefault(stored.thread, []), entry)
         return stored.seq
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Nothing to check here: everything is in memory (the SQLite store's reads share a check)."""
+        yield
+
+    def customer_summary(self, customer: str, exclude_id: str | None = None) -> tuple[int, dict[str, int], Candidate | None]:
+        total, last = self.customer_stats(customer, exclude_id)
+        return total, self.finding_counts(customer, exclude_id), (_candidate(last) if last else None)
 
     def has(self, message_id: str) -> bool:
         return message_id in self._by_id
@@ -160,4 +170,4 @@ class MemoryMessageStore:
 
 
 def _candidate(row: StoredMessage) -> Candidate:
-    return Candidate(row.seq, row.id, row.customer, row.received_us, row.text, row.content_hash)
+    return Candidate(row.seq, row.id, row.customer, row.received_us, row.text, row.content_hash, row.thread)

@@ -15,10 +15,12 @@ and ``gateway.store.memory.MemoryMessageStore`` for ``classify --stateful`` with
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import weakref
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Protocol, runtime_checkable
@@ -28,6 +30,7 @@ import numpy as np
 from gateway.errors import StoreError
 from gateway.model import Finding, Message
 from gateway.store.db import Database, register_schema
+from gateway.store.message_cache import CANDIDATE_COLUMNS, MessageCache
 
 register_schema(
     "messages",
@@ -86,6 +89,12 @@ def from_us(received_us: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=received_us)
 
 
+@functools.lru_cache(maxsize=65536)
+def iso_us(received_us: int) -> str:
+    """``from_us(received_us).isoformat()``."""
+    return from_us(received_us).isoformat()
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
@@ -126,10 +135,16 @@ class Candidate:
     received_us: int
     text: str | None
     content_hash: str = ""
+    thread: str = ""
 
     @property
     def received_at(self) -> datetime:
         return from_us(self.received_us)
+
+    @property
+    def received_iso(self) -> str:
+        """``received_at.isoformat()``, remembered: a recent message is cited by many later findings."""
+        return iso_us(self.received_us)
 
 
 @dataclass(frozen=True)
@@ -194,6 +209,14 @@ class MessageStore(Protocol):
         """How many messages the customer sent (all linked keys) and the latest one."""
         ...
 
+    def customer_summary(self, customer: str, exclude_id: str | None = None) -> tuple[int, dict[str, int], Candidate | None]:
+        """``customer_stats`` and ``finding_counts`` at once (the latest message as a Candidate)."""
+        ...
+
+    def session(self) -> AbstractContextManager[None]:
+        """A block of reads that may share one consistency check (one contact-stage step)."""
+        ...
+
     def iter_bands(self, chunk: int = 65536) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """``(seqs int64[n], band keys uint32[n, bands])`` chunks for rebuilding the LSH index."""
         ...
@@ -203,21 +226,16 @@ class MessageStore(Protocol):
         ...
 
 
-@dataclass
-class _LinkCache:
-    """customer key -> (canonical key, every linked key), valid while ``version`` (the
-    connection's PRAGMA data_version: other connections' commits) is unchanged. Links made through
-    this process's stores clear it themselves."""
-
-    version: int | None = None
-    keys: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+# One cache per Database, shared by every store object on it (gateway.store.message_cache).
+_CACHES: "weakref.WeakKeyDictionary[Database, MessageCache]" = weakref.WeakKeyDictionary()
+_CHECKED = "messages.cache_checked"  # Database.tx_local key: the cache was checked in this transaction
 
 
-_LINK_CACHES: "weakref.WeakKeyDictionary[Database, _LinkCache]" = weakref.WeakKeyDictionary()
+_FINDINGS_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)  # = json.dumps(..., same options), built once
 
 
 def _findings_json(findings: list[Finding]) -> str:
-    return json.dumps([f.to_json() for f in findings], ensure_ascii=False, sort_keys=True)
+    return _FINDINGS_ENCODER.encode([f.to_json() for f in findings])
 
 
 class SqliteMessageStore:
@@ -229,23 +247,45 @@ class SqliteMessageStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         db.migrate()
-        # Shared by every store on this Database, so a link made through any of them shows at once.
-        self._links = _LINK_CACHES.setdefault(db, _LinkCache())
+        # Shared by every store on this Database, so a write through any of them shows at once.
+        self._cache = _CACHES.setdefault(db, MessageCache())
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Several reads that may share one cache check (one tracker step): the cache is checked
+        against the database once instead of before every read."""
+        with self.db._lock:
+            self._cache.enter()
+            try:
+                yield
+            finally:
+                self._cache.leave()
+
+    def _sync(self) -> None:
+        """Check the shared cache against the database (MessageCache.sync) — once per write
+        transaction: while this connection holds the write lock no other connection can commit,
+        and a rollback (even of a savepoint) empties ``Database.tx_local``, so the check runs
+        again after one."""
+        db = self.db
+        local = getattr(db, "tx_local", None)
+        in_tx = local is not None and getattr(db, "in_tx", False)
+        if in_tx and local.get(_CHECKED) is self._cache:
+            return
+        self._cache.sync(db.conn)
+        if in_tx:
+            local[_CHECKED] = self._cache
 
     def _linked(self, key: str) -> tuple[str, list[str]]:
         with self.db._lock:
-            cache = self._links
-            version = int(self.db.conn.execute("PRAGMA data_version").fetchone()[0])
-            if version != cache.version or len(cache.keys) > 50_000:
-                cache.keys.clear()  # another connection committed: it may have linked customers
-                cache.version = version
-            hit = cache.keys.get(key)
+            cache = self._cache
+            self._sync()
+            hit = cache.links.get(key)
             if hit is None:
                 row = self.db.conn.execute("SELECT canonical FROM customer_links WHERE key = ?", (key,)).fetchone()
                 canonical = row[0] if row else key
                 rows = self.db.conn.execute("SELECT key FROM customer_links WHERE canonical = ?", (canonical,))
                 hit = (canonical, sorted({canonical, key, *(r[0] for r in rows)}))
-                cache.keys[key] = hit
+                cache.links[key] = hit
             return hit
 
     # -- writing --------------------------------------------------------------------------------
@@ -253,49 +293,60 @@ class SqliteMessageStore:
         if not message.id:
             raise StoreError("cannot record a message without an id")
         received = to_utc(message.received_at or datetime.now(timezone.utc))
+        received_us = to_us(received)
         categories = sorted({f.category for f in findings})
+        findings_json = _findings_json(findings)
         try:
             with self.db.tx() as conn:
-                row = conn.execute("SELECT seq FROM messages WHERE id = ?", (message.id,)).fetchone()
-                if row is not None:
-                    conn.execute("UPDATE messages SET findings = ? WHERE seq = ?", (_findings_json(findings), row[0]))
-                    conn.execute("DELETE FROM message_findings WHERE message_seq = ?", (row[0],))
-                    conn.executemany(
-                        "INSERT INTO message_findings(message_seq, category) VALUES (?, ?)",
-                        [(row[0], c) for c in categories],
-                    )
-                    return None
+                self._sync()
                 cur = conn.execute(
                     "INSERT INTO messages(id, source, customer, thread, received_at, received_us, lang, subject, text, "
-                    "content_hash, bands, findings, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "content_hash, bands, findings, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT(id) DO NOTHING",
                     (
                         message.id,
                         message.source,
                         message.sender,
                         message.thread,
                         received.isoformat(),
-                        to_us(received),
+                        received_us,
                         message.lang,
                         message.subject,
                         message.text,
                         fingerprints.content_hash,
                         fingerprints.bands,
-                        _findings_json(findings),
+                        findings_json,
                         _now(),
                     ),
                 )
+                if cur.rowcount == 0:  # the id is already stored: replace its findings only
+                    row = conn.execute("SELECT seq FROM messages WHERE id = ?", (message.id,)).fetchone()
+                    conn.execute("UPDATE messages SET findings = ? WHERE seq = ?", (findings_json, row[0]))
+                    conn.execute("DELETE FROM message_findings WHERE message_seq = ?", (row[0],))
+                    conn.executemany(
+                        "INSERT INTO message_findings(message_seq, category) VALUES (?, ?)",
+                        [(row[0], c) for c in categories],
+                    )
+                    return None
                 seq = int(cur.lastrowid or 0)
-                conn.executemany(
-                    "INSERT INTO message_findings(message_seq, category) VALUES (?, ?)", [(seq, c) for c in categories]
-                )
-                return seq
+                if categories:
+                    conn.executemany(
+                        "INSERT INTO message_findings(message_seq, category) VALUES (?, ?)", [(seq, c) for c in categories]
+                    )
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.db.path}: cannot record message {message.id}: {exc}") from exc
+        with self.db._lock:
+            self._cache.inserted(
+                Candidate(seq, message.id, message.sender, received_us, message.text, fingerprints.content_hash, message.thread)
+            )
+        return seq
 
     def record_many(self, rows: Iterable[tuple[Message, list[Finding], Fingerprints]]) -> int:
         """Bulk import (a backfill or a benchmark load) in one transaction; ids already stored are
         skipped. Returns how many were added."""
         added = 0
+        with self.db._lock:
+            self._cache.clear()
         with self.db.tx() as conn:
             for message, findings, fp in rows:
                 received = to_utc(message.received_at or datetime.now(timezone.utc))
@@ -322,7 +373,8 @@ class SqliteMessageStore:
         try:
             return self._link(a, b)
         finally:
-            self._links.keys.clear()
+            with self.db._lock:
+                self._cache.links.clear()
 
     def _link(self, a: str, b: str) -> str:
         with self.db.tx() as conn:
@@ -342,6 +394,8 @@ class SqliteMessageStore:
             return ca
 
     def purge_text(self, older_than: datetime) -> int:
+        with self.db._lock:
+            self._cache.clear()  # cached rows still hold the text
         with self.db.tx() as conn:
             cur = conn.execute(
                 "UPDATE messages SET text = NULL, subject = NULL, text_purged_at = ? "
@@ -373,27 +427,73 @@ class SqliteMessageStore:
         wanted = [int(s) for s in seqs]
         if not wanted:
             return []
-        marks = ",".join("?" * len(wanted))
-        rows = self.db.query(
-            f"SELECT seq, id, customer, received_us, text, content_hash FROM messages WHERE seq IN ({marks})",
-            tuple(wanted),
-        )
-        return [Candidate(*r) for r in rows]
+        with self.db._lock:
+            self._sync()
+            return self._cache.rows(self.db.conn, wanted)
 
     def recent(self, *, customer: str = "", thread: str = "", since: datetime, until: datetime) -> list[Candidate]:
+        lo, hi = to_us(since), to_us(until)
         if customer:
-            keys = self.customer_keys(customer)
-            where, params = f"customer IN ({','.join('?' * len(keys))})", tuple(keys)
+            spans = [("customer", k) for k in self.customer_keys(customer)]
         elif thread:
-            where, params = "thread = ?", (thread,)
+            spans = [("thread", thread)]
         else:
             return []
-        rows = self.db.query(
-            f"SELECT seq, id, customer, received_us, text, content_hash FROM messages WHERE {where} "
-            "AND received_us BETWEEN ? AND ? ORDER BY received_us, id",
-            (*params, to_us(since), to_us(until)),
-        )
-        return [Candidate(*r) for r in rows]
+        with self.db._lock:
+            cache = self._cache
+            self._sync()
+            if len(spans) == 1:
+                return cache.span(self.db.conn, *spans[0], lo).between(lo, hi)
+            rows = [r for column, key in spans for r in cache.span(self.db.conn, column, key, lo).between(lo, hi)]
+        rows.sort(key=lambda r: (r.received_us, r.id))
+        return rows
+
+    def customer_summary(self, customer: str, exclude_id: str | None = None) -> tuple[int, dict[str, int], Candidate | None]:
+        """How many messages the customer sent (all linked keys), how many had each finding
+        category, and the latest one — leaving out ``exclude_id``: what ``history`` needs, in one
+        query (the latest message usually comes from memory)."""
+        keys = self.customer_keys(customer)
+        marks = ",".join("?" * len(keys))
+        exclude = exclude_id or ""
+        with self.db._lock:
+            conn = self.db.conn
+            rows = conn.execute(
+                f"SELECT NULL, COUNT(*) FROM messages WHERE customer IN ({marks}) AND id != ? UNION ALL "
+                "SELECT f.category, COUNT(*) FROM message_findings f JOIN messages m ON m.seq = f.message_seq "
+                f"WHERE m.customer IN ({marks}) AND m.id != ? GROUP BY f.category",
+                (*keys, exclude, *keys, exclude),
+            ).fetchall()
+            total = int(rows[0][1])
+            counts = {r[0]: int(r[1]) for r in sorted(rows[1:], key=lambda r: r[0])}
+            last = self._latest(keys, exclude) if total else None
+        return total, counts, last
+
+    def _latest(self, keys: list[str], exclude: str) -> Candidate | None:
+        """The customer's latest message but ``exclude``, from the cached spans when they prove
+        it (every key's span reaches back to it), else from the table."""
+        cache = self._cache
+        best: Candidate | None = None
+        floor = None
+        for key in keys:
+            span = cache.spans.get(("customer", key))
+            if span is None:
+                best = None
+                break
+            floor = span.since_us if floor is None else max(floor, span.since_us)
+            for row in reversed(span.rows):
+                if row.id != exclude:
+                    if best is None or (row.received_us, row.id) > (best.received_us, best.id):
+                        best = row
+                    break
+        if best is not None and floor is not None and floor <= best.received_us:
+            return best
+        marks = ",".join("?" * len(keys))
+        row = self.db.conn.execute(
+            f"SELECT {CANDIDATE_COLUMNS} FROM messages WHERE customer IN ({marks}) AND id != ? "
+            "ORDER BY received_us DESC, id DESC LIMIT 1",
+            (*keys, exclude),
+        ).fetchone()
+        return Candidate(*row) if row else None
 
     def resolve_customer(self, key: str) -> str:
         return self._linked(key)[0]
