@@ -5,15 +5,12 @@ RFC 3834 says must not be answered; never sent twice, even after a crash mid-sen
 from __future__ import annotations
 
 import asyncio
-import email
 from datetime import datetime, timedelta, timezone
-from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from gateway.audit import AuditLog
 from gateway.config import SmtpConfig
@@ -25,39 +22,11 @@ from gateway.policy.schema import AckSettings, Organization
 from gateway.resources import rules_dir
 from gateway.store.db import Database
 from tests.clock import Clock
-from tests.integration.dovecot import free_port
 
 pytestmark = pytest.mark.integration
 
 SUPPORT = "support@example.com"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
-
-
-class Capture:
-    """Records every message; answers with the queued replies first (e.g. "451 ..."), then 250."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-        self.envelopes: list[tuple[str, list[str]]] = []
-        self.replies: list[str] = []
-        self.attempts = 0
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd hook name)
-        self.attempts += 1
-        if self.replies:
-            return self.replies.pop(0)
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-        return "250 OK queued as hg-ack"
-
-
-@pytest.fixture
-def smtpd():
-    handler = Capture()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield handler, controller.port
-    controller.stop()
 
 
 @pytest.fixture

@@ -4,20 +4,17 @@ drafts in the store, an approved draft out through aiosmtpd, threaded under the 
 from __future__ import annotations
 
 import asyncio
-import email
 from dataclasses import replace
-from email import policy
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from gateway.config import SmtpConfig
 from gateway.daemon import Daemon
 from gateway.drafts import DraftStore
 from gateway.holds import HoldStore
 from gateway.store.db import Database
-from tests.integration.dovecot import Dovecot, free_port
+from tests.integration.dovecot import Dovecot
 from tests.integration.mailkit import customer_mail, imap_config
 
 pytestmark = pytest.mark.integration
@@ -27,29 +24,11 @@ ABUSE = "You are a useless idiot and your company is a joke."
 THREAT = "If you don't refund me today you'll regret this. I know where your office is."
 
 
-class Capture:
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
 @pytest.fixture
 def dovecot():
     server = Dovecot.start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def smtpd():
-    handler = Capture()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield handler, controller.port
-    controller.stop()
 
 
 def test_real_pipeline_end_to_end_from_mailbox_to_threaded_reply(dovecot: Dovecot, smtpd, tmp_path: Path) -> None:

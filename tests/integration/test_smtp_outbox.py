@@ -3,49 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import email
-from email import policy
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from gateway.config import SmtpConfig
 from gateway.drafts import DraftStore
 from gateway.mail.smtp import Outbox, SmtpClient
 from gateway.store.db import Database
-from tests.integration.dovecot import free_port
 
 pytestmark = pytest.mark.integration
 
 SUPPORT = "support@example.com"
-
-
-class Capture:
-    """Records every message; answers with the queued replies first (e.g. "451 ..."), then 250."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-        self.envelopes: list[tuple[str, list[str]]] = []
-        self.replies: list[str] = []
-        self.attempts = 0
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd hook name)
-        self.attempts += 1
-        if self.replies:
-            return self.replies.pop(0)
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-        return "250 OK queued as hg-test"
-
-
-@pytest.fixture
-def smtpd():
-    handler = Capture()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield handler, controller.port
-    controller.stop()
 
 
 @pytest.fixture
