@@ -200,7 +200,9 @@ class Dovecot:
             out: dict[str, set[str]] = {}
             if not uids:
                 return out
-            data = c.fetch(uids, ["FLAGS", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+            data: dict = {}
+            for i in range(0, len(uids), 2000):  # a list of tens of thousands is longer than Dovecot takes
+                data.update(c.fetch(uids[i:i + 2000], ["FLAGS", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]))
             for item in data.values():
                 header = item[b"BODY[HEADER.FIELDS (MESSAGE-ID)]"].decode().strip()
                 mid = header.split(":", 1)[1].strip() if ":" in header else ""
