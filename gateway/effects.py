@@ -366,7 +366,7 @@ class CoreEffects:
             sent = self.drafts.count_notices(customer, now - cap.window, cap.templates, conn=c)
             if sent >= cap.max_per_customer:
                 why = (f"draft {template}: notice cap reached ({sent} notice(s) to this customer within "
-                       f"{_human(cap.window)}; at most {cap.max_per_customer})")
+                       f"{human_duration(cap.window)}; at most {cap.max_per_customer})")
                 report.suppressed.append(why)
                 self.audit.append("policy", "draft.suppressed", f"message:{message.id}", why,
                                   {"customer": customer, "template": template, "rule": p.get("rule")},
@@ -421,7 +421,8 @@ def _summary(decision: Decision) -> str:
         ("; shadow mode" if decision.shadow else "")
 
 
-def _human(delta: Any) -> str:
+def human_duration(delta: Any) -> str:
+    """``timedelta(days=7)`` as "7 days", for reasons a lead reads."""
     seconds = int(delta.total_seconds())
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds % size == 0 and seconds >= size:

@@ -31,6 +31,7 @@ from typing import Any
 
 from gateway.audit import AuditLog, iso, parse_iso, utcnow
 from gateway.drafts import DraftError, DraftRenderer
+from gateway.effects import human_duration
 from gateway.errors import StoreError
 from gateway.ingest.auto import automated_reason
 from gateway.mail.smtp import auto_reply_blocked
@@ -179,13 +180,13 @@ class AckQueue:
         if received is not None and received.tzinfo is None:
             received = received.replace(tzinfo=timezone.utc)
         if received is not None and now - received > self.settings.max_age:
-            return f"the message was received more than {_human(self.settings.max_age)} ago"
+            return f"the message was received more than {human_duration(self.settings.max_age)} ago"
         since = iso(now - self.settings.period)
         prior = c.execute(
             "SELECT message_id, created_at FROM acknowledgments WHERE customer = ? AND created_at > ? "
             "AND state != 'expired' ORDER BY created_at DESC LIMIT 1", (customer, since)).fetchone()
         if prior is not None:
-            return (f"the customer was already acknowledged within {_human(self.settings.period)} "
+            return (f"the customer was already acknowledged within {human_duration(self.settings.period)} "
                     f"(at {prior['created_at']})")
         return ""
 
@@ -291,12 +292,6 @@ def _reference(message_id: str) -> str:
     from gateway.effects import short_reference
 
     return short_reference(message_id)
-
-
-def _human(delta: timedelta) -> str:
-    from gateway.effects import _human as human
-
-    return human(delta)
 
 
 def _ack(row: sqlite3.Row) -> Ack:
