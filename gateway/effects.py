@@ -258,10 +258,6 @@ class CoreEffects:
         self.renderer = renderer
         self.clock = clock or utcnow
 
-    def already_applied(self, message_id: str) -> EffectsReport | None:
-        record = self.decisions.get(message_id)
-        return EffectsReport.from_json(record.report.to_json(), replayed=True) if record else None
-
     def recorded(self, message_id: str) -> tuple[dict[str, Any], EffectsReport] | None:
         """The stored decision (JSON) and effects report of a message applied before, else None."""
         row = self.db.query_one("SELECT decision, report FROM decisions WHERE message_id = ?", (message_id,))
