@@ -301,25 +301,6 @@ class Outbox:
         return await self._deliver(key, "draft", msg, draft_id=draft.id, to=draft.to_address,
                                    in_reply_to=draft.message_id) == "sent"
 
-    async def acknowledge(self, *, message_id: str, to: str, headers: Mapping[str, str], subject: str, body: str,
-                          references: list[str] | tuple[str, ...] = ()) -> str:
-        """Send an automatic acknowledgment for one customer message at once, at most once.
-        Returns "" when sent, else why it was not (RFC 3834 suppression, already sent). The
-        daemon does not call this: it queues through ``gateway.mail.acknowledge`` (crash-safe,
-        rate-limited per customer) and sends with ``send_acknowledgments``."""
-        async with self._lock:
-            blocked = auto_reply_blocked(headers, to, self.cfg.own_addresses)
-            if blocked:
-                log.info("automatic reply suppressed", extra={"message_id": message_id, "reason": blocked})
-                return blocked
-            key = f"ack:{message_id}"
-            if self.record(key) is not None:
-                return "already acknowledged"
-            msg = build_reply(sender=self.cfg.sender, to=to, subject=subject, body=body, in_reply_to=message_id,
-                              references=" ".join(references), key=key, automatic=True)
-            ok = await self._deliver(key, "ack", msg, draft_id=None, to=to, in_reply_to=message_id)
-            return "" if ok == "sent" else "delivery failed"
-
     async def _deliver(self, key: str, kind: str, msg: EmailMessage, *, draft_id: int | None, to: str,
                        in_reply_to: str) -> str:
         """Record ``sending``, send, record the answer. Returns ``sent``, ``failed`` (a 5xx: given
