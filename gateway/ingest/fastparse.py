@@ -1,11 +1,16 @@
-"""A quicker way to the same parsed message for plain single-part mail.
+"""A quicker way to the same parsed message for plain single-part and plain multipart mail.
 
 ``email.message_from_bytes(data, policy=compat32)`` runs the feed parser line by line over the
-whole message, body included. Most support mail is one text part, and for those the result is
-simple: the header fields as ``(name, value)`` pairs and the body as one string. ``parse_simple``
-builds exactly that ``email.message.Message`` directly, and answers None for anything else
-(multipart, ``message/*``, a Unix ``From`` line, a header block without its blank line, any line
-the feed parser would treat as a defect), which the caller then hands to the standard parser.
+whole message, body included, and for each multipart compiles a regular expression for its
+boundary (most of the time a multipart message takes). Most support mail is one text part, or a
+``multipart/alternative`` of text and HTML, and for those the result is simple: the header fields
+as ``(name, value)`` pairs, the body as one string, and for a multipart its parts split at the
+boundary lines (RFC 2046: the line break before a boundary belongs to the boundary), with the
+preamble and epilogue kept as the feed parser keeps them. ``parse_simple`` builds exactly that
+``email.message.Message`` tree directly, and answers None for anything else (``message/*`` parts,
+``multipart/digest``, a Unix ``From`` line, a header block without its blank line, mixed line
+endings in a multipart body, repeated or missing boundaries, any line the feed parser would treat
+as a defect), which the caller then hands to the standard parser.
 tests/unit/test_ingest_fastparse.py checks both give the same message.
 """
 
@@ -17,18 +22,47 @@ from email.policy import compat32
 
 __all__ = ["parse_simple"]
 
+#: Multiparts nested deeper than this go to the standard parser (which the reader bounds).
+_MAX_DEPTH = 8
 #: A field line as the feed parser accepts it: printable ASCII name without ':' and spaces, then ':'.
 _FIELD = re.compile(r"[\041-\071\073-\176]+:")
 
 
 def parse_simple(data: bytes) -> Message | None:
-    """The compat32 message for ``data`` when it is a single non-multipart, non-message part with a
-    clean header block; None when the standard parser must do it."""
+    """The compat32 message for ``data`` when it is a non-``message`` part, or a multipart of such
+    parts, with clean header blocks; None when the standard parser must do it."""
     text = data.decode("ascii", "surrogateescape")
     split = _split_uniform(text)
     if split is None:
         return None
     lines, eol, body_start = split
+    msg = _message(lines, eol)
+    if msg is None:
+        return None
+    maintype = msg.get_content_maintype()
+    if maintype == "message":
+        return None
+    if maintype == "multipart":
+        body = text[body_start:]
+        if eol == "\r\n":
+            crlf = body.count("\r\n")
+            if body.count("\r") != crlf or body.count("\n") != crlf:
+                return None  # mixed line endings: the feed parser splits at each kind
+        elif "\r" in body:
+            return None
+        pieces = body.split(eol)
+        # pieces[k] is line k without its line ending; the last piece has none (empty: no line).
+        count = len(pieces) - 1 if pieces[-1] == "" else len(pieces)
+        end = _multipart(msg, pieces, 0, count, (), eol)
+        if end != count:
+            return None
+        return msg
+    msg.set_payload(text[body_start:])
+    return msg
+
+
+def _message(lines: list[str], eol: str) -> Message | None:
+    """A Message with the header fields of ``lines`` (a header block without its blank line)."""
     fields: list[tuple[str, list[str]]] = []
     for line in lines:
         if line[0] in " \t":
@@ -44,10 +78,110 @@ def parse_simple(data: bytes) -> Message | None:
         name, value = first.split(":", 1)
         # compat32 header_source_parse: the first line's ending and any continuation lines, joined.
         msg.set_raw(name, (value.lstrip(" \t") + "".join(rest)).rstrip("\r\n"))
-    if msg.get_content_maintype() in ("multipart", "message"):
-        return None
-    msg.set_payload(text[body_start:])
     return msg
+
+
+def _boundary(line: str, seps: tuple[str, ...]) -> int:
+    """0 when ``line`` is no boundary line of ``seps``; 1 for a delimiter (``--b``), 2 for a close
+    delimiter (``--b--``), of the innermost separator it matches, each followed by spaces or tabs
+    only (the feed parser's ``boundaryre``)."""
+    if not line.startswith("--"):
+        return 0
+    for sep in reversed(seps):
+        if line.startswith(sep):
+            rest = line[len(sep):]
+            if not rest.strip(" \t"):
+                return 1
+            if rest[:2] == "--" and not rest[2:].strip(" \t"):
+                return 2
+    return 0
+
+
+def _region_end(pieces: list[str], start: int, count: int, seps: tuple[str, ...]) -> int:
+    """The first line at or after ``start`` that is a boundary of any enclosing multipart (where
+    the feed parser sees the end of the part), else ``count``."""
+    for k in range(start, count):
+        if _boundary(pieces[k], seps):
+            return k
+    return count
+
+
+def _multipart(msg: Message, pieces: list[str], start: int, count: int, outer: tuple[str, ...],
+               eol: str) -> int | None:
+    """Fill ``msg`` (a multipart whose body is lines ``start`` to the first boundary line of
+    ``outer``) with its parts, preamble and epilogue, as the feed parser does. Returns the line
+    where it ended, or None where the feed parser would record a defect or do something unusual."""
+    if len(outer) >= _MAX_DEPTH:
+        return None
+    boundary = msg.get_boundary()
+    if boundary is None or msg.get_content_type() == "multipart/digest":
+        return None  # no boundary (a defect); digest parts default to message/rfc822
+    if str(msg.get("content-transfer-encoding", "8bit")).lower() not in ("7bit", "8bit", "binary"):
+        return None  # InvalidMultipartContentTransferEncodingDefect
+    sep = "--" + boundary
+    seps = (*outer, sep)
+    end = _region_end(pieces, start, count, outer)
+    k = start
+    while k < end and not _boundary(pieces[k], (sep,)):
+        k += 1
+    if k == end or _boundary(pieces[k], (sep,)) != 1:
+        return None  # no opening delimiter (a defect), or a close delimiter first
+    if k > start:
+        msg.preamble = eol.join(pieces[start:k])  # the line break before the boundary is its own
+    while True:
+        # pieces[k] is a delimiter line; the part starts on the next line.
+        if k + 1 < end and _boundary(pieces[k + 1], (sep,)):
+            return None  # repeated delimiters: the feed parser skips them
+        part = _part(pieces, k + 1, count, seps, eol)
+        if part is None:
+            return None
+        sub, k = part
+        if k >= end or _boundary(pieces[k], outer):
+            return None  # ended by an enclosing boundary or the end: no close delimiter (a defect)
+        msg.attach(sub)
+        if _boundary(pieces[k], (sep,)) == 2:
+            break
+    # The close delimiter's line ending starts the epilogue; the rest up to the enclosing boundary
+    # (or the end) is the epilogue.
+    epilogue = "".join(pieces[x] + eol for x in range(k + 1, end))
+    if end == count and end > k + 1 and end == len(pieces):
+        epilogue = epilogue[: -len(eol)]  # the last line has no line ending
+    msg.epilogue = epilogue
+    return end
+
+
+def _part(pieces: list[str], start: int, count: int, seps: tuple[str, ...],
+          eol: str) -> tuple[Message, int] | None:
+    """The part whose first line is ``start`` (its header block, a blank line, its body) and the
+    line where it ends (the next boundary line of ``seps``), as its multipart keeps it."""
+    end = _region_end(pieces, start, count, seps)
+    k = start
+    while k < end and pieces[k] != "":
+        k += 1
+    if k == end:
+        return None  # the header block runs into the boundary: unusual, left to the parser
+    if k > start:
+        sub = _message(pieces[start:k], eol)
+    else:
+        sub = Message(policy=compat32)  # a part without header fields starts with its blank line
+    if sub is None:
+        return None
+    maintype = sub.get_content_maintype()
+    if maintype == "message":
+        return None
+    if maintype == "multipart":
+        inner_end = _multipart(sub, pieces, k + 1, count, seps, eol)
+        if inner_end is None:
+            return None
+        # The line break before the enclosing boundary belongs to it, not to the epilogue.
+        if sub.epilogue == "":
+            sub.epilogue = None
+        elif sub.epilogue is not None and sub.epilogue.endswith(eol):
+            sub.epilogue = sub.epilogue[: -len(eol)]
+        return sub, inner_end
+    # The body up to the boundary, without the line break before it.
+    sub.set_payload(eol.join(pieces[k + 1 : end]) if end > k + 1 else "")
+    return sub, end
 
 
 def _split_uniform(text: str) -> tuple[list[str], str, int] | None:

@@ -1,9 +1,11 @@
-"""The direct path for single-part mail gives exactly what the standard parser gives, and steps
-aside (None) for everything it does not handle."""
+"""The direct path for single-part and multipart mail gives exactly what the standard parser gives
+(the whole parsed tree: header fields, payloads, preamble, epilogue, defects), and steps aside
+(None) for everything it does not handle."""
 
 from __future__ import annotations
 
 from email import message_from_bytes
+from email.message import Message
 from email.policy import compat32
 from pathlib import Path
 
@@ -21,16 +23,26 @@ MAIL = sorted((ROOT / "tests" / "data" / "mail").glob("*.eml")) + sorted(
     p for p in (ROOT / "gateway" / "samples" / "maildir").rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
+def tree(msg: Message) -> dict[str, object]:
+    """Everything the parser decided about ``msg`` and its parts."""
+    payload = msg._payload  # type: ignore[attr-defined]
+    return {
+        "headers": msg._headers,  # type: ignore[attr-defined]
+        "unixfrom": msg.get_unixfrom(), "defects": [type(d).__name__ for d in msg.defects],
+        "preamble": msg.preamble, "epilogue": msg.epilogue, "default_type": msg.get_default_type(),
+        "payload": [tree(p) for p in payload] if isinstance(payload, list) else payload,
+    }
+
+
 def same_as_standard(raw: bytes) -> bool:
     """Assert the direct path agrees with the standard parser; True when it took the message."""
     fast = parse_simple(raw)
     if fast is None:
         return False
     std = message_from_bytes(raw, policy=compat32)
-    assert fast._headers == std._headers  # type: ignore[attr-defined]
-    assert fast.get_payload() == std.get_payload()
-    assert fast.get_content_type() == std.get_content_type()
-    assert not std.defects and std.get_unixfrom() is None and not std.is_multipart()
+    assert tree(fast) == tree(std)
+    assert fast.as_bytes() == std.as_bytes()
+    assert not std.defects and std.get_unixfrom() is None
     return True
 
 
@@ -58,22 +70,43 @@ def test_the_test_mail_reads_the_same_either_way(path: Path, monkeypatch: pytest
     assert fast == std
 
 
-def test_plain_single_part_mail_takes_the_direct_path(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_benchmark_mail_takes_the_direct_path(monkeypatch: pytest.MonkeyPatch) -> None:
     from bench.mailcorpus import corpus
 
     raws = corpus(200, seed=3)
-    taken = sum(same_as_standard(raw) for raw in raws)
-    assert taken >= 150  # 9 in 10 of the benchmark's mail is one part; the rest is multipart
+    assert all(same_as_standard(raw) for raw in raws)  # single-part and multipart/alternative
     for raw in raws[:40]:
         fast, std = ingest_both(raw, monkeypatch)
         assert fast == std
+
+
+def test_the_benchmark_mail_ingests_the_same_either_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every Message field, over 1,000 benchmark messages (10 % multipart, 10 % HTML only)."""
+    from bench.mailcorpus import corpus
+
+    raws = corpus(1000, seed=5)
+    fast = [_read(raw) for raw in raws]
+    with monkeypatch.context() as m:
+        m.setattr(reader, "parse_simple", lambda data: None)
+        std = [_read(raw) for raw in raws]
+    assert fast == std
 
 
 @pytest.mark.parametrize("raw", [
     b"From someone Mon Jan 1 00:00:00 2026\nSubject: x\n\nbody\n",  # Unix From line
     b" folded: first\nSubject: x\n\nbody\n",  # continuation before any field
     b"Subject: x\nnot a header line\n\nbody\n",  # the parser ends the header block here
-    b"Subject: x\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n\r\nhi\r\n--B--\r\n",
+    b"Subject: x\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n\r\nhi\n--B--\r\n",  # mixed endings
+    b"Subject: x\nContent-Type: multipart/mixed; boundary=B\n\n--B\n\nhi\n",  # no close delimiter
+    b"Subject: x\nContent-Type: multipart/mixed; boundary=B\n\nno delimiter at all\n",
+    b"Subject: x\nContent-Type: multipart/mixed\n\n--B\n\nhi\n--B--\n",  # no boundary parameter
+    b"Subject: x\nContent-Type: multipart/mixed; boundary=B\n\n--B\n--B\n\nhi\n--B--\n",  # repeated delimiter
+    (b"Subject: x\nContent-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: message/rfc822\n\n"
+     b"Subject: inner\n\nhi\n--B--\n"),
+    b"Subject: x\nContent-Type: multipart/digest; boundary=B\n\n--B\n\nSubject: y\n\nhi\n--B--\n",
+    (b"Subject: x\nContent-Type: multipart/mixed; boundary=B\nContent-Transfer-Encoding: base64\n\n"
+     b"--B\n\nhi\n--B--\n"),
+    b"Subject: x\nContent-Type: multipart/mixed; boundary=B\n\n--B\nno header block\n--B--\n",
     b"Subject: x\nContent-Type: message/rfc822\n\nSubject: inner\n\nhi\n",
     b"Subject: x\r\nFrom: a@b\n\r\nmixed line endings\r\n",
     b"Subject: no body and no blank line",
@@ -90,6 +123,53 @@ _names = st.sampled_from(["Subject", "From", "To", "Date", "Message-ID", "Refere
 _values = st.binary(max_size=60).filter(lambda b: b"\n" not in b and b"\r" not in b)
 _ctypes = st.sampled_from([b"", b"text/plain; charset=utf-8", b"text/html", b"text/plain; charset=iso-2022-jp",
                            b"application/pdf", b"multipart/alternative; boundary=B", b"message/rfc822", b"TEXT/PLAIN"])
+
+
+@pytest.mark.parametrize("raw", [
+    b"Subject: x\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n\r\nhi\r\n--B--\r\n",
+    (b"Subject: x\nContent-Type: multipart/mixed; boundary=B\n\npreamble\n\n--B\nContent-Type: text/plain\n\n"
+     b"one\n\n--B \t\nContent-Type: text/html\n\n<p>two</p>\n--B-- \nepilogue\nmore\n"),
+    b"Subject: x\nContent-Type: multipart/mixed; boundary=B\n\n--B\n\nhi\n--B--",  # close without line ending
+    b"Subject: x\nContent-Type: multipart/mixed; boundary=B\n\n--B\n\nhi\n--B--\nlast line, no ending",
+    b"Subject: x\nContent-Type: multipart/mixed; boundary=B\n\n--B\n\n--Bx is text\n---B\n--B--\n",
+    b"Subject: x\nContent-Type: multipart/mixed; boundary=\"a b\"\n\n--a b\n\nhi\n\n\n--a b--\n\n",
+    (b"Subject: x\nContent-Type: multipart/mixed; boundary=O\n\n--O\nContent-Type: multipart/alternative; "
+     b"boundary=I\n\npre\n--I\n\nplain\n--I\nContent-Type: text/html\n\n<b>x</b>\n--I--\n\n--O\n\nlast\n--O--\n"),
+    (b"Subject: x\nContent-Type: multipart/mixed; boundary=O\n\n--O\nContent-Type: multipart/alternative; "
+     b"boundary=I\n\n--I\n\nplain\n--I--\nepi\n--O--\n"),
+    (b"Subject: x\nContent-Type: multipart/mixed; boundary=O\n\n--O\nContent-Type: multipart/alternative; "
+     b"boundary=I\n\n--I\n\nplain\n--I--\n--O--\n"),
+])
+def test_multipart_mail_takes_the_direct_path(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert same_as_standard(raw)
+    fast, std = ingest_both(raw, monkeypatch)
+    assert fast == std
+
+
+_lines = st.lists(st.sampled_from(["", "text", "--B", "--B--", "--B ", "--BB", "--I", "--I--", "-- ", "> quoted",
+                                   "Content-Type: text/html", "X: y", " folded", "From here"]), max_size=5)
+
+
+@settings(max_examples=400, deadline=2000, derandomize=True, database=None)
+@given(preamble=_lines, parts=st.lists(st.tuples(st.sampled_from(["", "Content-Type: text/plain\n",
+                                                                    "Content-Type: text/html\nX-A: 1\n",
+                                                                    "Content-Type: multipart/alternative; boundary=I\n",
+                                                                    "Content-Type: message/rfc822\n", "oops\n"]),
+                                                   _lines, _lines), min_size=1, max_size=3),
+       epilogue=_lines, close=st.sampled_from(["--B--\n", "--B--", "--B-- \n", ""]),
+       eol=st.sampled_from(["\r\n", "\n"]))
+def test_generated_multipart_mail_reads_the_same_either_way(preamble: list[str], parts: list[tuple[str, list[str],
+                                                                                                   list[str]]],
+                                                            epilogue: list[str], close: str, eol: str) -> None:
+    """Parts with and without header fields, nested alternatives, text that looks like a boundary,
+    preambles, epilogues: whenever the direct path takes the mail, it agrees with the parser."""
+    text = "Subject: x\nContent-Type: multipart/mixed; boundary=B\n\n" + "".join(line + "\n" for line in preamble)
+    for head, body, inner in parts:
+        text += "--B\n" + head + "\n" + "".join(line + "\n" for line in body)
+        if "multipart" in head:
+            text += "--I\n\n" + "".join(line + "\n" for line in inner) + "--I--\n"
+    text += close + "".join(line + "\n" for line in epilogue)
+    same_as_standard(text.replace("\n", eol).encode("utf-8"))
 
 
 @settings(max_examples=300, deadline=2000, derandomize=True, database=None)
