@@ -33,6 +33,7 @@ from imapclient.util import to_unicode
 
 from gateway.checkpoints import Checkpoints
 from gateway.config import SourceConfig
+from gateway.mail.fetch import uid_fetch
 from gateway.mail.handler import MessageHandler, Outcome
 from gateway.mail.keywords import HELD, is_done, keywords_for
 from gateway.metrics import SourceStats
@@ -143,12 +144,12 @@ class ImapMailbox:
     def fetch(self, uids: list[int], *, max_bytes: int) -> list[Fetched]:
         """Flags and size for ``uids``; the full message (BODY.PEEK, leaving \\Seen alone) only
         for those not yet done and not larger than ``max_bytes``."""
-        meta = self.client.fetch(uids, ["FLAGS", "RFC822.SIZE"])
+        meta = uid_fetch(self.client, uids, "(FLAGS RFC822.SIZE)")
         wanted = [
             uid for uid, item in meta.items()
             if not is_done({_flag_text(f) for f in item.get(b"FLAGS", ())}) and int(item.get(b"RFC822.SIZE", 0)) <= max_bytes
         ]
-        bodies = self.client.fetch(wanted, ["BODY.PEEK[]"]) if wanted else {}
+        bodies = uid_fetch(self.client, wanted, "(BODY.PEEK[])") if wanted else {}
         out = []
         for uid in sorted(meta):
             if uid not in uids:
@@ -372,31 +373,55 @@ class ImapSource:
             self.stats.lag = len(uids)
             if not uids:
                 return
+            ahead: list[Fetched] | None = None
             for start in range(0, len(uids), self.batch_size):
                 chunk = uids[start : start + self.batch_size]
-                done = await self._process_batch(box, chunk, stop)
+                following = uids[start + self.batch_size : start + 2 * self.batch_size]
+                done, ahead = await self._process_batch(box, chunk, stop, ahead, following)
                 self.stats.lag = max(0, len(uids) - start - done)
                 if stop.is_set():
                     return
 
-    async def _process_batch(self, box: ImapMailbox, uids: list[int], stop: asyncio.Event) -> int:
-        """Fetch, analyse, set keywords and move one batch, then advance the checkpoint. The
-        blocking work runs in one worker thread per batch."""
+    async def _process_batch(self, box: ImapMailbox, uids: list[int], stop: asyncio.Event,
+                             fetched: list[Fetched] | None = None,
+                             following: list[int] | None = None) -> tuple[int, list[Fetched] | None]:
+        """Fetch (unless ``fetched`` holds the batch already), analyse, set keywords and move one
+        batch, then advance the checkpoint. The blocking work runs in one worker thread per batch.
+        Returns how many messages were done, and the ``following`` UIDs fetched meanwhile (None
+        when they were not)."""
         halt = threading.Event()
         if stop.is_set():
             halt.set()
         watcher = asyncio.create_task(_mirror(stop, halt))
         try:
-            last_uid, count = await asyncio.to_thread(self._batch, box, uids, halt)
+            last_uid, count, ahead = await asyncio.to_thread(self._batch, box, uids, halt, fetched, following)
         finally:
             watcher.cancel()
         if count:
             self.checkpoints.advance(self.name, self.mailbox, box.uidvalidity, last_uid)
             self.backoff.reset()
-        return count
+        return count, ahead
 
-    def _batch(self, box: ImapMailbox, uids: list[int], halt: threading.Event) -> tuple[int, int]:
-        fetched = box.fetch(uids, max_bytes=self.max_bytes)
+    def _batch(self, box: ImapMailbox, uids: list[int], halt: threading.Event,
+               fetched: list[Fetched] | None = None,
+               following: list[int] | None = None) -> tuple[int, int, list[Fetched] | None]:
+        if fetched is None:
+            fetched = box.fetch(uids, max_bytes=self.max_bytes)
+        # While this batch is analysed (no IMAP traffic), the next one is read on the same
+        # connection in another thread: the server's work and the network overlap the analysis.
+        # It only reads (BODY.PEEK), and it is joined before this batch's keywords are stored.
+        ahead = _Prefetch(box, following, self.max_bytes) if following and not halt.is_set() else None
+        try:
+            results = self._analyse(box, fetched, halt)
+        finally:
+            following_fetched = ahead.result() if ahead is not None else None
+        if not results:
+            return 0, 0, following_fetched
+        self._apply(box, results)
+        return max(item.uid for item, _ in results), len(results), following_fetched
+
+    def _analyse(self, box: ImapMailbox, fetched: list[Fetched],
+                 halt: threading.Event) -> list[tuple[Fetched, Outcome | None]]:
         results: list[tuple[Fetched, Outcome | None]] = []
         with self.handler.batch():  # one commit for the batch, before any keyword is set
             for item in fetched:
@@ -416,10 +441,7 @@ class ImapSource:
                                            "uidvalidity": box.uidvalidity}},
                     )
                     results.append((item, outcome))
-        if not results:
-            return 0, 0
-        self._apply(box, results)
-        return max(item.uid for item, _ in results), len(results)
+        return results
 
     def _apply(self, box: ImapMailbox, results: list[tuple[Fetched, Outcome | None]]) -> None:
         """Keywords first, then moves: a message moved to the held folder carries its keywords."""
@@ -441,6 +463,29 @@ class ImapSource:
             box.move(to_move, self.cfg.held_folder)
             log.info("held customers' mail moved", extra={"source": self.name, "mailbox": self.mailbox,
                                                            "count": len(to_move), "folder": self.cfg.held_folder})
+
+
+class _Prefetch:
+    """``box.fetch(uids)`` in a thread of its own. ``result()`` waits for it and gives the fetched
+    messages, or None when the fetch failed (the batch is then fetched again in the ordinary way,
+    where a broken connection shows as usual)."""
+
+    def __init__(self, box: ImapMailbox, uids: list[int], max_bytes: int) -> None:
+        self._box, self._uids, self._max_bytes = box, uids, max_bytes
+        self._fetched: list[Fetched] | None = None
+        self._thread = threading.Thread(target=self._run, name="imap-prefetch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._fetched = self._box.fetch(self._uids, max_bytes=self._max_bytes)
+        except Exception as exc:  # noqa: BLE001 - reported, then read again by the next batch
+            log.info("reading ahead failed; the batch is fetched again",
+                     extra={"mailbox": self._box.mailbox, "error": f"{type(exc).__name__}: {exc}"[:300]})
+
+    def result(self) -> list[Fetched] | None:
+        self._thread.join()
+        return self._fetched
 
 
 async def _mirror(stop: asyncio.Event, halt: threading.Event) -> None:
