@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -86,17 +84,31 @@ def canonical_json(value: Any) -> str:
     return _CANONICAL(value)
 
 
-@contextmanager
-def transaction(db: Database, conn: sqlite3.Connection | None = None) -> Iterator[sqlite3.Connection]:
+class transaction:
     """Join the caller's transaction when ``conn`` is given, else open one (``db.tx()``).
 
     Lets a store's state change and its audit entry (and the effects' bookkeeping) commit together.
+    A small class rather than ``@contextmanager``: it runs several times per message.
     """
-    if conn is not None:
-        yield conn
-    else:
-        with db.tx() as c:
-            yield c
+
+    __slots__ = ("_tx", "conn", "db")
+
+    def __init__(self, db: Database, conn: sqlite3.Connection | None = None) -> None:
+        self.db = db
+        self.conn = conn
+        self._tx: Any = None
+
+    def __enter__(self) -> sqlite3.Connection:
+        if self.conn is not None:
+            return self.conn
+        self._tx = self.db.tx()
+        return self._tx.__enter__()  # type: ignore[no-any-return]
+
+    def __exit__(self, *exc: object) -> bool | None:
+        if self._tx is None:
+            return None
+        tx, self._tx = self._tx, None
+        return tx.__exit__(*exc)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -174,37 +186,55 @@ class AuditLog:
         *,
         at: datetime | None = None,
         conn: sqlite3.Connection | None = None,
+        at_text: str | None = None,
     ) -> AuditEntry:
         """Add one entry at the end of the chain. ``actor`` is a person's name, ``policy`` or
         ``system``; ``action`` a dotted verb (``hold.approve``, ``draft.discard``, ``decision``);
         ``subject`` what it acted on (``hold:3``, ``draft:7``, ``message:<id>``, ``customer:<key>``).
-        Pass ``conn`` to commit together with the caller's own change."""
+        Pass ``conn`` to commit together with the caller's own change; ``at_text`` is ``iso(at)``
+        when the caller has it already."""
         if not actor or not action or not subject:
             raise ValueError("an audit entry needs an actor, an action and a subject")
-        at_text = iso(at or utcnow())
-        evidence_json = canonical_json(evidence if evidence is not None else {})
-        with transaction(self.db, conn) as c:
-            # Inside the store's transaction the chain's tail is remembered from the previous
-            # append, and the head marker is written once, when the transaction commits.
-            batched = c is self.db.conn and self.db.in_tx
-            tail = self.db.tx_local.get(_TAIL) if batched else None
-            if tail is None:
-                last = c.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-                tail = (last["seq"], last["hash"]) if last else (0, GENESIS_HASH)
-            seq, prev_hash = tail[0] + 1, tail[1]
-            digest = entry_hash(prev_hash, seq, at_text, actor, action, subject, reason or "", evidence_json)
-            c.execute(
-                "INSERT INTO audit_log(seq, at, actor, action, subject, reason, evidence, prev_hash, hash) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (seq, at_text, actor, action, subject, reason or "", evidence_json, prev_hash, digest),
-            )
-            if batched:
-                self.db.tx_local[_TAIL] = (seq, digest)
-                self.db.before_commit(HEAD_KEY, self._write_head)
-            else:
-                self.db.set_state(HEAD_KEY, f"{seq}:{digest}", conn=c)
-        return AuditEntry(seq, parse_iso(at_text), actor, action, subject, reason or "",  # type: ignore[arg-type]
-                          evidence if evidence is not None else {}, prev_hash, digest)
+        at = at or utcnow()
+        if at_text is None:
+            at_text = iso(at)
+        if evidence is None:
+            evidence = {}
+        evidence_json = _CANONICAL(evidence)
+        reason = reason or ""
+        if conn is not None:
+            seq, prev_hash, digest = self._write(conn, actor, action, subject, reason, evidence_json, at_text)
+        else:
+            with self.db.tx() as c:
+                seq, prev_hash, digest = self._write(c, actor, action, subject, reason, evidence_json, at_text)
+        # parse_iso(at_text), without parsing: iso() keeps every microsecond.
+        return AuditEntry(seq, at.astimezone(timezone.utc), actor, action, subject, reason, evidence, prev_hash,
+                          digest)
+
+    def _write(self, c: sqlite3.Connection, actor: str, action: str, subject: str, reason: str,
+               evidence_json: str, at_text: str) -> tuple[int, str, str]:
+        """Insert the entry after the chain's tail; returns its seq, the previous hash and its hash."""
+        # Inside the store's transaction the chain's tail is remembered from the previous
+        # append, and the head marker is written once, when the transaction commits.
+        db = self.db
+        batched = c is db.conn and db.in_tx
+        tail = db.tx_local.get(_TAIL) if batched else None
+        if tail is None:
+            last = c.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+            tail = (last["seq"], last["hash"]) if last else (0, GENESIS_HASH)
+        seq, prev_hash = tail[0] + 1, tail[1]
+        digest = entry_hash(prev_hash, seq, at_text, actor, action, subject, reason, evidence_json)
+        c.execute(
+            "INSERT INTO audit_log(seq, at, actor, action, subject, reason, evidence, prev_hash, hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, at_text, actor, action, subject, reason, evidence_json, prev_hash, digest),
+        )
+        if batched:
+            db.tx_local[_TAIL] = (seq, digest)
+            db.before_commit(HEAD_KEY, self._write_head)
+        else:
+            db.set_state(HEAD_KEY, f"{seq}:{digest}", conn=c)
+        return seq, prev_hash, digest
 
     def _write_head(self, c: sqlite3.Connection) -> None:
         """The head marker as the transaction leaves the chain (run just before it commits)."""

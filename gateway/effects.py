@@ -274,42 +274,53 @@ class CoreEffects:
         decision for the message there (``recorded``): the effects join that transaction and skip
         the look-ups that make a direct call safe."""
         customer = customer or message.sender or message.sender_address or f"unknown:{message.id}"
-        checked = checked and self.db.in_tx
-        if not checked:
-            done = self.db.query_one("SELECT report FROM decisions WHERE message_id = ?", (message.id,))
-            if done is not None:
-                return EffectsReport.from_json(json.loads(done["report"]), replayed=True)
-        now = self.clock()
-        text_hash = text_sha256(message.text)
-        with transaction(self.db, self.db.conn if checked else None) as c:
-            row = None if checked else c.execute(
-                "SELECT report FROM decisions WHERE message_id = ?", (message.id,)).fetchone()
+        if checked and self.db.in_tx:
+            return self._apply(self.db.conn, message, findings, decision, customer)
+        done = self.db.query_one("SELECT report FROM decisions WHERE message_id = ?", (message.id,))
+        if done is not None:
+            return EffectsReport.from_json(json.loads(done["report"]), replayed=True)
+        with self.db.tx() as c:
+            row = c.execute("SELECT report FROM decisions WHERE message_id = ?", (message.id,)).fetchone()
             if row is not None:  # applied by another writer since the check above
                 return EffectsReport.from_json(json.loads(row["report"]), replayed=True)
-            report = EffectsReport(message.id)
-            if decision.shadow:
-                if decision.actions:
-                    report.suppressed.append("shadow mode: actions recorded, not carried out")
-            else:
-                self._hold(c, message, findings, decision, customer, report, now)
-                self._escalate(c, message, decision, customer, report, now)
-                self._draft(c, message, decision, customer, report, now)
-            c.execute(
-                "INSERT INTO decisions(message_id, customer, thread, source, subject, sender_address, lang, "
-                "received_at, decided_at, content_hash, text_sha256, findings, decision, report) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (message.id, customer, message.thread, message.source, message.subject, message.sender_address,
-                 message.lang, iso(message.received_at) if message.received_at else None, iso(now),
-                 message.content_hash, text_hash,
-                 _json_text([f.to_json() for f in findings]), _json_text(decision.to_json()),
-                 json.dumps(report.to_json())))
-            self.audit.append(
-                "policy", "decision", f"message:{message.id}", _summary(decision),
-                {"customer": customer, "tags": decision.tags, "actions": [a.to_json() for a in decision.actions],
-                 "hits": decision.hits, "misses": decision.misses, "shadow": decision.shadow,
-                 "held": decision.held, "text_sha256": text_hash,
-                 "findings": [_finding_evidence(f) for f in findings], "effects": report.to_json()},
-                at=now, conn=c)
+            return self._apply(c, message, findings, decision, customer)
+
+    def _apply(self, c: sqlite3.Connection, message: Message, findings: list[Finding], decision: Decision,
+               customer: str) -> EffectsReport:
+        """The effects, the decision row and its audit entry, inside the open transaction ``c``.
+
+        Each finding and the decision are turned into JSON data once: the decision row stores them
+        as written (``findings``, ``decision``), the audit entry's canonical JSON (sorted keys)
+        reuses the same values, so the stored texts and the chain's hashes are what they were."""
+        now = self.clock()
+        now_text = iso(now)
+        text_hash = text_sha256(message.text)
+        report = EffectsReport(message.id)
+        if decision.shadow:
+            if decision.actions:
+                report.suppressed.append("shadow mode: actions recorded, not carried out")
+        elif decision.actions:
+            self._hold(c, message, findings, decision, customer, report, now)
+            self._escalate(c, message, decision, customer, report, now)
+            self._draft(c, message, decision, customer, report, now)
+        found = [f.to_json() for f in findings]
+        decided = decision.to_json()
+        effects = report.to_json()
+        received = message.received_at
+        c.execute(
+            "INSERT INTO decisions(message_id, customer, thread, source, subject, sender_address, lang, "
+            "received_at, decided_at, content_hash, text_sha256, findings, decision, report) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (message.id, customer, message.thread, message.source, message.subject, message.sender_address,
+             message.lang, iso(received) if received else None, now_text,
+             message.content_hash, text_hash, _json_text(found), _json_text(decided), _json_ascii(effects)))
+        self.audit.append(
+            "policy", "decision", f"message:{message.id}", _summary(decision),
+            {"customer": customer, "tags": decided["tags"], "actions": decided["actions"],
+             "hits": decided["hits"], "misses": decided["misses"], "shadow": decision.shadow,
+             "held": decision.held, "text_sha256": text_hash,
+             "findings": [_evidence_of(f) for f in found], "effects": effects},
+            at=now, conn=c, at_text=now_text)
         return report
 
     def _hold(self, c: sqlite3.Connection, message: Message, findings: list[Finding], decision: Decision,
@@ -392,6 +403,8 @@ class CoreEffects:
 
 #: ``json.dumps(value, ensure_ascii=False)`` without building a new encoder per call.
 _json_text = json.JSONEncoder(ensure_ascii=False).encode
+#: ``json.dumps(value)`` (ASCII, the default separators), called directly.
+_json_ascii = json.JSONEncoder().encode
 
 
 def text_sha256(text: str) -> str:
@@ -407,6 +420,14 @@ def short_reference(message_id: str) -> str:
 def _finding_evidence(f: Finding) -> dict[str, Any]:
     return {"category": f.category, "severity": f.severity.label, "score": round(f.score, 4), "rule": f.rule,
             "reason": f.reason, "evidence": [e.to_json() for e in f.evidence], "related": list(f.related)}
+
+
+def _evidence_of(found: dict[str, Any]) -> dict[str, Any]:
+    """``_finding_evidence(f)`` from ``f.to_json()`` (same keys and values; the audit's canonical
+    JSON sorts the keys, so their order does not matter there)."""
+    return {"category": found["category"], "severity": found["severity"], "score": found["score"],
+            "rule": found["rule"], "reason": found["reason"], "evidence": found["evidence"],
+            "related": found.get("related", [])}
 
 
 def _summary(decision: Decision) -> str:
