@@ -59,8 +59,6 @@ class Detector:
     def __init__(self, lexicon: Lexicon) -> None:
         self.lexicon = lexicon
         self.settings = lexicon.settings
-        vocab = frozenset(w for (lang, _), s in lexicon.slots.items() if lang == "en" for w in s.terms)
-        self.normalizer = Normalizer(vocabulary=vocab, rewrites=build_rewrites(lexicon))
         self.rules: list[PhraseRule] = [PhraseRule.from_spec(spec) for spec in lexicon.rules]
         self._en_index: dict[str, list[tuple[int, int]]] = {}
         self._ja_index: dict[str, list[tuple[str, int, int]]] = {}
@@ -83,10 +81,18 @@ class Detector:
         self._ja_keys = frozenset(self._ja_index)
         self._stems = tuple(sorted({len(k) - 2 for k in self._en_index if k.startswith("p:") and len(k) < 6}))
         self._flat = [(i, j) for i, spec in enumerate(lexicon.rules) for j in range(len(spec.patterns))]
+        parsed = lexicon.parsed  # each pattern's parse, from loading
+        trees = [parsed.get(p) for spec in lexicon.rules for p in spec.patterns]
+        # A pattern whose shortest match is longer than 0 cannot match "" (its compiled form
+        # checks that length first), so this needs no pattern compiled.
         self._nonempty = frozenset(k for k, (i, j) in enumerate(self._flat)
-                                   if self.rules[i].patterns[j].match("") is None
-                                   and _min_width(self.rules[i].patterns[j].pattern) > 0)
-        self.prefilter = Prefilter([(p, spec.lang == "en") for spec in lexicon.rules for p in spec.patterns])
+                                   if _min_width(lexicon.rules[i].patterns[j], trees[k]) > 0)
+        self.prefilter = Prefilter([(p, spec.lang == "en") for spec in lexicon.rules for p in spec.patterns], trees)
+        del trees
+        parsed.clear()  # (the patterns are compiled from their text when first needed)
+        # Built after the trees are freed, so that its tables take their memory.
+        vocab = frozenset(w for (lang, _), s in lexicon.slots.items() if lang == "en" for w in s.terms)
+        self.normalizer = Normalizer(vocabulary=vocab, rewrites=build_rewrites(lexicon))
         #: The statistical model (``model.py``) when ``rules/detect.yaml`` enables one; set by load().
         self.model: ModelDetector | None = None
 
@@ -229,9 +235,9 @@ class Detector:
         return merge_overlapping(findings)
 
 
-def _min_width(pattern: str) -> int:
+def _min_width(pattern: str, tree: "sre_parse.SubPattern | None" = None) -> int:
     try:
-        return int(sre_parse.parse(pattern).getwidth()[0])
+        return int((tree if tree is not None else sre_parse.parse(pattern)).getwidth()[0])
     except Exception:  # noqa: BLE001 - unknown: treated as possibly empty
         return 0
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from gateway.detect import patterns as P
 from gateway.detect.normalize import LONG_MARKS, SMALL_KANA, fold_pattern_kana, fold_template
+from gateway.detect.parsing import SlotParser, check_compilable
 from gateway.detect.yamlfile import Node, load
 from gateway.errors import RulesError
 from gateway.model import CATEGORIES, Severity
@@ -98,6 +99,9 @@ class Lexicon:
     settings: Settings
     not_misspellings: frozenset[str]
     glue_words: frozenset[str]
+    #: Regex text -> its parse tree, from loading: the Detector takes them rather than parsing
+    #: every pattern again (see ``parsing.py``), and empties this.
+    parsed: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 def _req(node: Node, key: str, typ: type | tuple[type, ...], what: str) -> Any:
@@ -386,15 +390,13 @@ def literal_words(template: str, lang: str) -> set[str]:
 
 
 def _load_rules(root: Node, lang: str, slots: dict[tuple[str, str], Slot], out: list[RuleSpec],
-                names: dict[str, str]) -> None:
+                names: dict[str, str], parser: SlotParser, parsed: dict[str, Any]) -> None:
     default_cat = root.get("category")
     if default_cat is not None and default_cat not in DETECTABLE:
         raise root.error(f"unknown category {default_cat!r}", "category")
     body = root.get("rules")
     if not isinstance(body, Node) or not isinstance(body.value, list):
         raise root.error("'rules' must be a list of rule entries", "rules")
-    slot_rx = {name: fold_pattern_kana(s.regex) if lang == "ja" else s.regex
-               for (lg, name), s in slots.items() if lg == lang}
     for i, entry in enumerate(body.value):
         if not isinstance(entry, Node) or not isinstance(entry.value, dict):
             raise body.error(f"rule {i + 1} must be a mapping", i)
@@ -448,11 +450,11 @@ def _load_rules(root: Node, lang: str, slots: dict[tuple[str, str], Slot], out: 
                 # its triggers and its regex both read what the folded text holds.
                 template = fold_template(template)
             try:
-                regex = P.expand(template, slot_rx, lang)
+                regex, tree = parser.parse(template, lambda rx, t=template: P.expand(t, rx, lang))
+                check_compilable(tree)  # compiled when first needed (``parsing.LazyPatterns``)
+                parsed.setdefault(regex, tree)
             except KeyError as exc:
                 raise pnode.error(f"pattern refers to unknown slot {{{exc.args[0]}}}", j) from None
-            try:
-                re.compile(regex)
             except re.error as exc:
                 raise pnode.error(f"pattern is not a valid regular expression: {exc}", j) from None
             compiled.append(regex)
@@ -503,6 +505,11 @@ def load_lexicon(rules_dir: Path) -> Lexicon:
                 raise RulesError(str(path), 1, "expected 'slots', 'rules', 'not_misspellings' or 'glue_words'")
     rules: list[RuleSpec] = []
     names: dict[str, str] = {}
+    parsers: dict[str, SlotParser] = {}
+    parsed: dict[str, Any] = {}
     for root, lang in rule_roots:
-        _load_rules(root, lang, slots, rules, names)
-    return Lexicon(slots, rules, settings, frozenset(not_misspellings), frozenset(glue))
+        if lang not in parsers:
+            parsers[lang] = SlotParser({name: fold_pattern_kana(s.regex) if lang == "ja" else s.regex
+                                        for (lg, name), s in slots.items() if lg == lang})
+        _load_rules(root, lang, slots, rules, names, parsers[lang], parsed)
+    return Lexicon(slots, rules, settings, frozenset(not_misspellings), frozenset(glue), parsed)

@@ -35,6 +35,9 @@ _UNANCHORED = _re2._re2.RE2.Anchor.UNANCHORED if _re2 is not None else None
 #: Memory for each automaton: a fixed budget (RE2 resets its state cache when full), so memory
 #: stays flat however many messages pass through.
 MAX_MEM = 64 << 20
+#: Memory for the automaton of one pattern searched alone (:meth:`Prefilter.spans`): a budget
+#: too, used only as far as the text needs.
+SINGLE_MAX_MEM = 32 << 20
 #: Patterns per automaton: an automaton's states combine the progress of all its patterns, so
 #: one for every pattern grows too many states to cache on varied text; small groups stay small.
 GROUP = 64
@@ -90,6 +93,10 @@ class _Loosener:
     def __init__(self, ascii: bool) -> None:
         self.ascii = ascii
         self.wide = _DEL if ascii else _WIDE_UTF8
+        #: id(parsed sequence) -> (the sequence, its translation): the rules' patterns share
+        #: their slots' parsed alternatives (``parsing.py``), translated once this way. The
+        #: sequence is kept so that its id cannot be reused while the loosener lives.
+        self._memo: dict[int, tuple[list[tuple[object, object]], str]] = {}
 
     def char(self, cp: int) -> str:
         if self.ascii and cp >= 0x7F:
@@ -150,6 +157,16 @@ class _Loosener:
         return (r"(?:^|[^" if lookbehind else r"(?:$|[^") + inner + "])"
 
     def seq(self, data: list[tuple[object, object]], top: bool = False) -> str:
+        if not top:
+            hit = self._memo.get(id(data))
+            if hit is not None and hit[0] is data:
+                return hit[1]
+        loose = self._seq(data, top)
+        if not top:
+            self._memo[id(data)] = (data, loose)
+        return loose
+
+    def _seq(self, data: list[tuple[object, object]], top: bool) -> str:
         out = []
         last = len(data) - 1
         for k, (op, av) in enumerate(data):
@@ -220,28 +237,32 @@ def _needs_wide(data: list[tuple[object, object]]) -> bool:
     return False
 
 
-def needs_wide(pattern: str) -> bool:
+def needs_wide(pattern: str, tree: "sre_parse.SubPattern | None" = None) -> bool:
     """True when every match of ``pattern`` holds a character above ASCII (a Japanese word):
-    such a pattern cannot match an ASCII text, and its automaton need not read one."""
-    return _needs_wide(sre_parse.parse(pattern).data)
+    such a pattern cannot match an ASCII text, and its automaton need not read one. ``tree``:
+    the pattern's parse, when the caller has it."""
+    return _needs_wide((tree if tree is not None else sre_parse.parse(pattern)).data)
 
 
-def loosen(pattern: str, ascii: bool = False) -> str:
+def loosen(pattern: str, ascii: bool = False, tree: "sre_parse.SubPattern | None" = None,
+           loosener: "_Loosener | None" = None) -> str:
     """An RE2 pattern matching wherever the Python ``pattern`` matches (and perhaps elsewhere):
     over the UTF-8 text, or (``ascii``) over :func:`ascii_copy` of it. Raises
-    :class:`Unsupported` when the pattern cannot be translated."""
-    parsed = sre_parse.parse(pattern)
+    :class:`Unsupported` when the pattern cannot be translated. ``tree``: the pattern's parse,
+    when the caller has it; ``loosener``: one shared by many patterns (of the same ``ascii``)."""
+    parsed = tree if tree is not None else sre_parse.parse(pattern)
     if parsed.state.flags & (re.IGNORECASE | re.LOCALE | re.VERBOSE):
         raise Unsupported("flags")
-    return _Loosener(ascii).seq(parsed.data, top=True)
+    return (loosener or _Loosener(ascii)).seq(parsed.data, top=True)
 
 
 class _Set:
     """One RE2 set; position 0 is a sentinel that matches every text: missing from a result, it
     shows RE2 gave up (its automaton ran out of memory, which it reports as "no match")."""
 
-    def __init__(self, ascii: bool, wide_only: bool = False) -> None:
+    def __init__(self, ascii: bool, wide_only: bool = False, loosener: "_Loosener | None" = None) -> None:
         self.wide_only = wide_only  # its patterns cannot match an ASCII text
+        self.loosener = loosener
         options = _re2.Options()
         options.max_mem = MAX_MEM
         options.log_errors = False  # a give-up is seen by the sentinel, and handled
@@ -252,8 +273,8 @@ class _Set:
         self.rset.Add("")
         self.index: list[int] = [-1]  # set position -> pattern index
 
-    def add(self, n: int, pattern: str) -> str:
-        loose = loosen(pattern, self.ascii)
+    def add(self, n: int, pattern: str, tree: "sre_parse.SubPattern | None" = None) -> str:
+        loose = loosen(pattern, self.ascii, tree, self.loosener)
         self.rset.Add(loose)  # positions are handed out in order
         self.index.append(n)
         return loose
@@ -275,8 +296,10 @@ class Prefilter:
     the text itself): ``possible(text)`` names the patterns that may match ``text``; the others
     cannot."""
 
-    def __init__(self, patterns: list[tuple[str, bool]]) -> None:
-        """``patterns``: (Python regex, matched over the ASCII copy) per pattern index."""
+    def __init__(self, patterns: list[tuple[str, bool]],
+                 trees: "list[sre_parse.SubPattern | None] | None" = None) -> None:
+        """``patterns``: (Python regex, matched over the ASCII copy) per pattern index; ``trees``:
+        their parses, when the caller has them (each pattern is parsed here otherwise)."""
         self.always: frozenset[int] = frozenset()
         self._sets: list[_Set] = []
         #: pattern index -> its looser RE2 pattern over the ASCII copy (for :meth:`first`)
@@ -287,14 +310,16 @@ class Prefilter:
         sets: list[_Set] = []
         always = set()
         kinds = [(True, False), (False, False), (False, True)]
-        kind = {n: (a, False if a else _wide(p)) for n, (p, a) in enumerate(patterns)}
+        tree = trees if trees is not None else [None] * len(patterns)
+        kind = {n: (a, False if a else _wide(p, tree[n])) for n, (p, a) in enumerate(patterns)}
+        looseners = {True: _Loosener(True), False: _Loosener(False)}  # for this build only
         for ascii, wide_only in kinds:
-            current = _Set(ascii, wide_only)
+            current = _Set(ascii, wide_only, looseners[ascii])
             for n, (p, a) in enumerate(patterns):
                 if kind[n] != (ascii, wide_only):
                     continue
                 try:
-                    loose = current.add(n, p)
+                    loose = current.add(n, p, tree[n])
                     if ascii:
                         self._loose[n] = loose
                 except (Unsupported, _re2.error):
@@ -302,11 +327,12 @@ class Prefilter:
                     continue
                 if len(current.index) > GROUP:
                     sets.append(current)
-                    current = _Set(ascii, wide_only)
+                    current = _Set(ascii, wide_only, looseners[ascii])
             if len(current.index) > 1:
                 sets.append(current)
         compiled = []
         for rs in sets:
+            rs.loosener = None
             try:
                 rs.compile()
             except _re2.error:  # too large for its memory budget: run its patterns always
@@ -380,7 +406,10 @@ class Prefilter:
         single: object = False
         if loose is not None:
             options = _re2.Options()
-            options.max_mem = 8 << 20  # one pattern: RE2 falls back to a slower search, never gives up
+            # One pattern: RE2 falls back to a slower search rather than give up, but the largest
+            # loosened patterns (tens of kilobytes) need this much to search with their automaton
+            # at all (with 8 MB, a match in a 1 KB text took ten times as long).
+            options.max_mem = SINGLE_MAX_MEM
             options.log_errors = False
             options.encoding = _re2.Options.Encoding.LATIN1
             try:
@@ -393,9 +422,9 @@ class Prefilter:
         return single
 
 
-def _wide(pattern: str) -> bool:
+def _wide(pattern: str, tree: "sre_parse.SubPattern | None" = None) -> bool:
     try:
-        return needs_wide(pattern)
+        return needs_wide(pattern, tree)
     except re.error:
         return False
 

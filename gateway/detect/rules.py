@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from gateway.detect import context as C
 from gateway.detect.lexicon import RuleSpec, Settings
 from gateway.detect.normalize import Normalized
+from gateway.detect.parsing import LazyPatterns
 from gateway.model import Evidence, Finding, Message, Severity
 
 
@@ -35,13 +37,13 @@ class PhraseRule:
     lang: str
     note: str
     score: float
-    patterns: tuple[re.Pattern[str], ...]
+    patterns: Sequence[re.Pattern[str]]  # compiled when first used (``parsing.LazyPatterns``)
     contexts: frozenset[str]
 
     @classmethod
     def from_spec(cls, spec: RuleSpec) -> "PhraseRule":
         return cls(spec.name, spec.category, spec.severity, spec.lang, spec.note, spec.score,
-                   tuple(re.compile(p) for p in spec.patterns), spec.context)
+                   LazyPatterns(spec.patterns), spec.context)
 
     def check(self, message: Message, ctx: Context,
               which: "dict[int, list[tuple[int, int]] | None] | None" = None) -> list[Finding]:
@@ -62,10 +64,11 @@ class PhraseRule:
         best = 0.0
         notes: set[str] = set()
         lowered: set[str] = set()
-        for j, rx in enumerate(self.patterns):
+        patterns = self.patterns
+        for j in range(len(patterns)):
             if which is not None and j not in which:
                 continue
-            for m in _matches(rx, text, None if which is None else which[j]):
+            for m in _matches(patterns[j], text, None if which is None else which[j]):
                 s, e = m.start(), m.end()
                 score = self.score
                 applied = []
