@@ -71,12 +71,12 @@ def quoted(text: str, start: int, end: int) -> bool:
     line_end = text.find("\n", end)
     if line_end < 0:
         line_end = len(text)
-    before = text[line_start:start]
-    if before.count('"') % 2 == 1 and '"' in text[end:line_end]:
+    # On text[line_start:start] (the line before the match), without copying it.
+    if text.count('"', line_start, start) % 2 == 1 and text.find('"', end, line_end) >= 0:
         return True
     for open_, close in (("「", "」"), ("『", "』")):
-        o = before.rfind(open_)
-        if o >= 0 and before.rfind(close) < o:
+        o = text.rfind(open_, line_start, start)
+        if o >= 0 and text.rfind(close, line_start, start) < o:
             return True
     return False
 
@@ -85,6 +85,11 @@ def reported(text: str, start: int, end: int, lang: str) -> bool:
     """Someone else's words the customer reports ("called me an idiot", 「バカ」と言われた)."""
     if _REPORTED_JA_AFTER.search(text[end:end + 24]):
         return True
+    # Whether the pattern matches at a position does not depend on where the search began, so
+    # none in the 80 characters before the match means none in the clause's part of them: the
+    # clause is looked for only when there is something to find in it.
+    if _REPORTED_EN.search(text, max(0, start - 80), start) is None:
+        return False
     s = _clause_start(text, start, _REPORT_CLAUSE_END)
     m = _REPORTED_EN.search(text, max(s, start - 80), start)
     # "I said fuck off" is the customer's own speech, not a report of someone else's.

@@ -142,13 +142,17 @@ def _build_tables() -> tuple[dict[int, str], "re.Pattern[str]"]:
 
 
 _TABLE, _SPECIAL = _build_tables()
+#: The same table as a list indexed by code point, identity where the table has no entry:
+#: ``str.translate`` then finds every character by index, where a dict raised (and cleared) a
+#: KeyError for each character that stays as it is, most of a Japanese text.
+_TABLE_LIST: list[int | str] = [_TABLE.get(cp, cp) for cp in range(max(_TABLE) + 1)]
 
 
 def _fold_chars(text: str) -> Normalized:
     if text.isascii():
         return Normalized(text, text.lower())
     if not _SPECIAL.search(text):
-        return Normalized(text, text.translate(_TABLE))
+        return Normalized(text, text.translate(_TABLE_LIST))
     pieces = [fold_char(c) for c in text]
     joined = "".join(pieces)
     if all(len(p) == 1 for p in pieces) and "\u3099" not in joined and "\u309a" not in joined:
@@ -167,14 +171,17 @@ def _fold_chars(text: str) -> Normalized:
 
 
 def _rewrite(norm: Normalized, pattern: re.Pattern[str],
-             replace: Callable[[re.Match[str]], "Iterable[tuple[str, int, int]] | str | None"]) -> Normalized:
+             replace: Callable[[re.Match[str]], "Iterable[tuple[str, int, int]] | str | None"],
+             matches: "list[re.Match[str]] | None" = None) -> Normalized:
     """Rewrite matches of ``pattern`` in ``norm.text``, composing the offset maps.
 
     ``replace`` returns ``None`` to keep a match, a same-length string, or a list of
     ``(piece, folded_start, folded_end)`` where each piece maps to that folded span.
+    ``matches``: the matches, when the caller found them already.
     """
     text = norm.text
-    matches = list(pattern.finditer(text))
+    if matches is None:
+        matches = list(pattern.finditer(text))
     if not matches:
         return norm
     starts = norm.starts if norm.starts is not None else list(range(len(text)))
@@ -223,13 +230,44 @@ _JA_GAP = re.compile(
     rf"|(?<=[{_HIRAGANA}])[{SMALL_KANA}](?=[{SMALL_KANA}]*[{_KANA_NEXT}]))+"
     r"(?=[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff々])"
 )
+#: What a _JA_GAP match starts with: it is tried only there (see _gap_matches).
+_JA_GAP_FIRST = re.compile(rf"[\sー〜~・*＊.\-_/|\\♪☆★♡♥◯○●×{SMALL_KANA}]")
 _KANA_NEXT_RX = re.compile(f"[{_KANA_NEXT}]")
 _HIRAGANA_RX = re.compile(f"[{_HIRAGANA}]")
 _WORD = re.compile(r"[a-z*]+")
 # Leet or masking next to a letter: a letter then a digit or symbol, or a leading 0134@$ then a
 # letter. Written to start with the (rare) symbol class, so the regex engine can skip ahead to it.
 _LEET_ANY = re.compile(r"[0134578@$!|+#%](?:(?<=[a-z*].)|(?<=[0134@$])(?=[a-z*]))")
+_LEET_ANY_CHARS = "0134578@$!|+#%"  # what a _LEET_ANY match starts with
 _NON_LETTER = {c: " " for c in range(128) if not (97 <= c <= 122 or c == 42)}
+
+
+def _gap_matches(text: str) -> list[re.Match[str]]:
+    """``list(_JA_GAP.finditer(text))``, trying the pattern only where a match can start (a
+    space, symbol or small kana: few in most text) rather than at every character."""
+    out: list[re.Match[str]] = []
+    end = 0
+    match = _JA_GAP.match
+    for c in _JA_GAP_FIRST.finditer(text):
+        pos = c.start()
+        if pos < end:
+            continue
+        m = match(text, pos)
+        if m is not None:
+            out.append(m)
+            end = m.end()
+    return out
+
+
+def _has_leet(text: str) -> bool:
+    """``_LEET_ANY.search(text) is not None``, searching only from the first digit or symbol it
+    needs (``str.find`` is far quicker than the regex at skipping text without them)."""
+    first = -1
+    for ch in _LEET_ANY_CHARS:
+        pos = text.find(ch)
+        if pos >= 0 and (first < 0 or pos < first):
+            first = pos
+    return first >= 0 and _LEET_ANY.search(text, first) is not None
 
 
 def words_of(text: str) -> list[str]:
@@ -265,9 +303,9 @@ class Normalizer:
         norm = _fold_chars(text)
         t = norm.text
         if not t.isascii():
-            norm = _rewrite(norm, _JA_GAP, lambda m: [])
+            norm = _rewrite(norm, _JA_GAP, lambda m: [], _gap_matches(t))
             t = norm.text
-        if _LEET_ANY.search(t):
+        if _has_leet(t):
             norm = _rewrite(norm, _MASK_INNER, lambda m: "*" * len(m.group()))
             norm = _rewrite(norm, _LEET_INNER, lambda m: m.group().translate(_LEET))
             norm = _rewrite(norm, _LEET_LEAD, lambda m: m.group().translate(_LEET))
