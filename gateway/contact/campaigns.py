@@ -6,8 +6,9 @@ holds ``8 * bands`` bytes per message (256 B with 32 bands) instead of the ~8.8 
 general-purpose LSH library. The full signature is not kept at all: the band keys are stored with
 each message, and rapidfuzz on the texts confirms every candidate.
 
-New messages go to a small unsorted buffer that lookups scan directly; when it fills, it is
-merged into the sorted arrays (one insert per band, linear in N). Within one key, sequence numbers
+New messages go to a small buffer — a dict from (band, key) to sequence numbers for lookups,
+and two arrays for the merge — and when it fills, it is merged into the sorted arrays (one insert
+per band, linear in N). A lookup in the buffer is one dict probe per band, whatever its size. Within one key, sequence numbers
 stay ascending, so a huge bucket (a form letter sent a hundred thousand times) is cut to its most
 recent entries instead of slowing every lookup.
 
@@ -15,15 +16,24 @@ A lookup does not search each band separately (two ``searchsorted`` calls per ba
 call overhead than in work): a small directory per band maps the top bits of a key to where keys
 with those bits start, and one vectorized pass compares every entry of the slots the message's
 keys fall in (about 128 entries per slot, so the directory adds under 1 byte per indexed message).
+
+Bounded by time: given each message's received time, :meth:`CampaignIndex.expire` drops (at the
+next merge) every message received before a horizon — the tracker passes the newest time seen
+less the campaign lookback and a day of slack, so the index holds the lookback's messages, not
+all history. A dropped message could not have matched anyway: campaign candidates must lie within
+the lookback of the message checked.
 """
 
 from __future__ import annotations
 
-import heapq
+from array import array
 from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
+
+
+_MINUTE_US = 60_000_000
 
 
 class CampaignIndex:
@@ -36,8 +46,17 @@ class CampaignIndex:
         self._seqs = np.zeros((bands, 0), dtype=np.uint32)
         self._buf_keys = np.zeros((bands, buffer_size), dtype=np.uint32)
         self._buf_seqs = np.zeros((bands, buffer_size), dtype=np.uint32)
+        # (band << 32 | key) -> the buffered sequence number, or a list of them when several
+        # buffered messages share that band key.
+        self._buf: dict[int, int | list[int]] = {}
         self._fill = 0
         self._band_ids = np.arange(bands)
+        self._band_offsets = np.arange(bands, dtype=np.uint64) << np.uint64(32)
+        # Indexed messages with a known received time (for ``expire``), in insert order: sequence
+        # number and minute of receipt, 8 bytes a message.
+        self._log_seqs = array("I")
+        self._log_min = array("i")
+        self._horizon: int | None = None
         self._build_directory()
 
     def __len__(self) -> int:
@@ -47,21 +66,44 @@ class CampaignIndex:
     def memory_bytes(self) -> int:
         """Bytes held by the index arrays (the sorted arrays and the insert buffer)."""
         return (self._keys.nbytes + self._seqs.nbytes + self._buf_keys.nbytes + self._buf_seqs.nbytes
-                + self._dir.nbytes)
+                + self._dir.nbytes + 120 * self.bands * self._fill
+                + 8 * len(self._log_seqs))
 
-    def add(self, seq: int, keys: np.ndarray) -> None:
-        """Index one message (its ``uint32[bands]`` keys)."""
+    def add(self, seq: int, keys: np.ndarray, received_us: int | None = None) -> None:
+        """Index one message (its ``uint32[bands]`` keys); with its received time (microseconds)
+        it can later be expired."""
         if self._fill == self._buf_keys.shape[1]:
             self._merge()
         self._buf_keys[:, self._fill] = keys
         self._buf_seqs[:, self._fill] = seq
         self._fill += 1
+        buf = self._buf
+        combined = (self._band_offsets + keys).tolist()
+        shared = buf.keys() & combined
+        if shared:
+            for k in shared:
+                old = buf[k]
+                buf[k] = [old, seq] if type(old) is int else [*old, seq]
+            buf.update((k, seq) for k in combined if k not in shared)
+        else:
+            buf.update(dict.fromkeys(combined, seq))
+        if received_us is not None:
+            self._log_seqs.append(seq)
+            self._log_min.append(received_us // _MINUTE_US)
 
-    def add_many(self, seqs: np.ndarray, keys: np.ndarray) -> None:
+    def expire(self, before_us: int) -> None:
+        """Drop, at the next merge, the messages indexed with a received time before ``before_us``."""
+        if self._horizon is None or before_us > self._horizon:
+            self._horizon = before_us
+
+    def add_many(self, seqs: np.ndarray, keys: np.ndarray, received_us: np.ndarray | None = None) -> None:
         """Index many messages at once (``keys`` is ``uint32[n, bands]``); one sort per band."""
         self._merge()
         if len(seqs) == 0:
             return
+        if received_us is not None:
+            self._log_seqs.frombytes(np.asarray(seqs, dtype=np.uint32).tobytes())
+            self._log_min.frombytes((np.asarray(received_us, dtype=np.int64) // _MINUTE_US).astype(np.int32).tobytes())
         all_keys = np.concatenate([self._keys, keys.T.astype(np.uint32)], axis=1)
         all_seqs = np.concatenate([self._seqs, np.broadcast_to(seqs.astype(np.uint32), (self.bands, len(seqs)))], axis=1)
         for b in range(self.bands):
@@ -71,16 +113,21 @@ class CampaignIndex:
         self._keys, self._seqs = np.ascontiguousarray(all_keys), np.ascontiguousarray(all_seqs)
         self._build_directory()
 
-    def rebuild(self, chunks: Iterable[tuple[np.ndarray, np.ndarray]]) -> None:
-        """Load the index from the store's ``iter_bands()`` chunks."""
-        seq_parts, key_parts = [], []
-        for seqs, keys in chunks:
+    def rebuild(self, chunks: Iterable[tuple[np.ndarray, ...]]) -> None:
+        """Load the index from the store's ``iter_bands()`` chunks ``(seqs, keys)``, or
+        ``iter_recent_bands()`` chunks ``(seqs, keys, received_us)`` (which can expire)."""
+        seq_parts, key_parts, us_parts = [], [], []
+        for chunk in chunks:
+            seqs, keys = chunk[0], chunk[1]
             if keys.shape[1] != self.bands:
                 continue  # written with other LSH parameters: not comparable
             seq_parts.append(seqs)
             key_parts.append(keys)
+            if len(chunk) > 2:
+                us_parts.append(chunk[2])
         if seq_parts:
-            self.add_many(np.concatenate(seq_parts), np.concatenate(key_parts))
+            received = np.concatenate(us_parts) if len(us_parts) == len(seq_parts) else None
+            self.add_many(np.concatenate(seq_parts), np.concatenate(key_parts), received)
 
     def _build_directory(self) -> None:
         """``_dir[b, p]``: where band ``b``'s sorted keys whose top ``_bits`` bits are >= ``p`` start."""
@@ -142,22 +189,52 @@ class CampaignIndex:
         bands first (then the most recent), at most ``limit``."""
         keys = np.asarray(keys, dtype=np.uint32)
         hits = self._sorted_hits(keys)
-        if self._fill:
-            buf = self._buf_keys[:, : self._fill]
-            hit = buf == keys[:, None]
-            if hit.any():
-                hits = np.concatenate([hits, self._buf_seqs[:, : self._fill][hit]])
+        if self._buf:
+            get = self._buf.get
+            found: list[int] = []
+            for k in (self._band_offsets + keys).tolist():
+                hit = get(k)
+                if hit is not None:
+                    if type(hit) is int:
+                        found.append(hit)
+                    else:
+                        found.extend(hit)
+            if found:
+                hits = np.concatenate([hits, np.array(found, dtype=np.uint32)])
         if not len(hits):
             return []
-        if len(hits) <= 256:  # the usual case: counting in Python is quicker
-            counts = Counter(hits.tolist())
-            # Most shared bands first, then the most recent.
-            return [s for s, _ in heapq.nsmallest(limit, counts.items(), key=_rank)]
+        if len(hits) <= 4096:
+            # Most shared bands first, then the most recent: (shared << 32 | seq), largest first.
+            ranked = sorted([(n << 32) | s for s, n in Counter(hits.tolist()).items()], reverse=True)
+            return [r & 0xFFFFFFFF for r in ranked[:limit]]
         return _top(hits, limit)
 
     def _merge(self) -> None:
-        if not self._fill:
+        self._buf.clear()
+        if self._fill:
+            self._merge_buffer()
+        self._drop_expired()
+
+    def _drop_expired(self) -> None:
+        """Remove the messages received before the horizon ``expire`` set (only when they are at
+        least a sixteenth of the index: each removal rewrites the arrays)."""
+        if self._horizon is None or not self._log_min:
             return
+        times = np.frombuffer(self._log_min, dtype=np.int32)
+        old = times < self._horizon // _MINUTE_US  # whole minutes: at most a minute kept longer
+        count = int(old.sum())
+        if not count or count * 16 < len(self):
+            return
+        seqs = np.frombuffer(self._log_seqs, dtype=np.uint32)
+        expired = np.unique(seqs[old])
+        keep = ~np.isin(self._seqs, expired, assume_unique=False)
+        self._keys = np.ascontiguousarray(self._keys[keep].reshape(self.bands, -1))
+        self._seqs = np.ascontiguousarray(self._seqs[keep].reshape(self.bands, -1))
+        self._log_seqs = array("I", seqs[~old].tobytes())
+        self._log_min = array("i", times[~old].tobytes())
+        self._build_directory()
+
+    def _merge_buffer(self) -> None:
         n = self._fill
         new_keys = np.empty((self.bands, self._keys.shape[1] + n), dtype=np.uint32)
         new_seqs = np.empty_like(new_keys)
@@ -171,11 +248,6 @@ class CampaignIndex:
         self._keys, self._seqs = new_keys, new_seqs
         self._fill = 0
         self._build_directory()
-
-
-def _rank(item: tuple[int, int]) -> tuple[int, int]:
-    seq, shared = item
-    return -shared, -seq
 
 
 def _top(hits: np.ndarray, limit: int) -> list[int]:

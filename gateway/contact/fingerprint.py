@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import struct
 import unicodedata
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -146,6 +147,18 @@ def _mix64(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> _S31)
 
 
+_MASK64 = (1 << 64) - 1
+
+
+def _mix64_int(x: int) -> int:
+    """``_mix64`` of one value, in Python integers (cheaper than numpy for a single value)."""
+    x ^= x >> 30
+    x = (x * 0xBF58476D1CE4E5B9) & _MASK64
+    x ^= x >> 27
+    x = (x * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
 def _mix64_inplace(x: np.ndarray) -> np.ndarray:
     """``_mix64`` computed in ``x`` itself (an array the caller owns): fewer temporaries."""
     x ^= x >> _S30
@@ -156,7 +169,8 @@ def _mix64_inplace(x: np.ndarray) -> np.ndarray:
     return x
 
 
-MIXED_CACHE = 200_000  # tokens whose mixed hashes are kept (a few tens of MB at most)
+TOKEN_CACHE = 50_000  # tokens whose hashes are kept (oldest dropped first: a few MB at most)
+BANDS_CACHE = 2_048  # texts whose band keys are kept (about 0.5 MB)
 
 
 class MinHasher:
@@ -176,21 +190,29 @@ class MinHasher:
         self._a = (rng.integers(0, 2**63, size=k, dtype=np.uint64) << np.uint64(1)) | np.uint64(1)
         self._b = rng.integers(0, 2**63, size=k, dtype=np.uint64)
         self._token_cache: dict[str, int] = {}
-        # token -> its hash mixed for each position j of a shingle (``_mix64(h * (2j + 1))``): all
-        # ``bands_for`` needs of a token, so a known token costs no numpy work.
-        self._mixed_cache: dict[str, tuple[int, ...]] = {}
+        # token -> its hash mixed for each position j of a shingle (``_mix64(h * (2j + 1))``) as
+        # ``shingle`` native uint64 bytes: all ``bands_for`` needs of a token, so a known token costs
+        # no numpy work, and a text's tokens become one array with one ``bytes.join``.
+        self._mixed_cache: dict[str, bytes] = {}
         self._multipliers = np.array([2 * j + 1 for j in range(shingle)], dtype=np.uint64)
-        self._a_col = self._a[:, None]
-        self._b_col = self._b[:, None]
+        self._pack = struct.Struct(f"={shingle}Q").pack  # native order, as numpy reads it back
         self._row_salt = [np.uint64(((r + 1) * 0x9E3779B97F4A7C15) % 2**64) for r in range(rows)]
         self._band_salt = _mix64(np.array([(i * 0x9E3779B97F4A7C15) % 2**64 for i in range(1, bands + 1)], dtype=np.uint64))
+        # The hash functions reordered row-major ((rows, bands) instead of (bands, rows)), so each
+        # row's MinHash values are one contiguous vector for the fold in ``bands_for``.
+        order = np.arange(k).reshape(bands, rows).T.reshape(-1)
+        self._a_rows = np.ascontiguousarray(self._a[order])
+        self._b_rows = np.ascontiguousarray(self._b[order])
+        self._salt_flat = np.repeat(np.array([int(s) for s in self._row_salt], dtype=np.uint64), bands)
+        # Band keys of recently seen texts: a form letter or a re-sent demand is hashed once.
+        self._bands_cache: dict[str, np.ndarray | None] = {}
 
     # -- shingles -------------------------------------------------------------------------------
     def _token_hash(self, token: str) -> int:
         h = self._token_cache.get(token)
         if h is None:
             h = int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest(), "little")
-            if len(self._token_cache) < 1_000_000:
+            if len(self._token_cache) < TOKEN_CACHE:
                 self._token_cache[token] = h
         return h
 
@@ -219,20 +241,36 @@ class MinHasher:
             s = s ^ _mix64(th[j : n - k + 1 + j] * np.uint64(2 * j + 1))
         return s
 
-    def _mixed(self, token: str) -> tuple[int, ...]:
+    def _mixed(self, token: str) -> bytes:
         mixed = self._mixed_cache.get(token)
         if mixed is None:
-            h = np.full(self.shingle, self._token_hash(token), dtype=np.uint64)
-            mixed = tuple(_mix64(h * self._multipliers).tolist())
-            if len(self._mixed_cache) < MIXED_CACHE:
-                self._mixed_cache[token] = mixed
+            h = self._token_hash(token)
+            mixed = self._pack(*[_mix64_int((h * (2 * j + 1)) & _MASK64) for j in range(self.shingle)])
+            cache = self._mixed_cache
+            if len(cache) >= TOKEN_CACHE:
+                del cache[next(iter(cache))]  # the oldest entry: the cache stays bounded
+            cache[token] = mixed
         return mixed
 
     # -- signatures -----------------------------------------------------------------------------
     def bands_for(self, comparable_text: str) -> np.ndarray | None:
         """The band keys (``uint32[bands]``) of one text, or None for a text without words.
         The same keys as ``bands_for_many`` and the step-by-step ``shingle_hashes``, with the
-        per-token mixing cached and the numpy steps done in place."""
+        per-token mixing cached, the hash functions applied shingle-major (the minimum is then
+        taken across rows, vectorized over all hash functions) and the fold done in place.
+        Recently seen texts are answered from a small cache (treat the result as read-only)."""
+        cache = self._bands_cache
+        if comparable_text in cache:
+            return cache[comparable_text]
+        keys = self._bands_for(comparable_text)
+        if keys is not None:
+            keys.flags.writeable = False
+        if len(cache) >= BANDS_CACHE:
+            del cache[next(iter(cache))]  # the oldest entry
+        cache[comparable_text] = keys
+        return keys
+
+    def _bands_for(self, comparable_text: str) -> np.ndarray | None:
         toks = tokens(comparable_text)
         n, k = len(toks), self.shingle
         if n == 0:
@@ -241,21 +279,23 @@ class MinHasher:
             sh = self.shingle_hashes(comparable_text)
         else:
             get = self._mixed_cache.get
-            rows = [get(t) or self._mixed(t) for t in toks]
-            mixed = np.array(rows, dtype=np.uint64)
-            sh = mixed[: n - k + 1, 0].copy()
-            for j in range(1, k):
+            mixed = np.frombuffer(b"".join([get(t) or self._mixed(t) for t in toks]), dtype=np.uint64).reshape(n, k)
+            sh = mixed[: n - k + 1, 0] ^ mixed[1 : n - k + 2, 1] if k > 1 else mixed[:, 0].copy()
+            for j in range(2, k):
                 sh ^= mixed[j : n - k + 1 + j, j]
             _mix64_inplace(sh)
-        values = self._a_col * sh
-        values += self._b_col
-        values >>= _S32
-        v = values.min(axis=1).reshape(self.bands, self.rows)
-        acc = self._band_salt
-        for r in range(self.rows):
-            x = v[:, r] + self._row_salt[r]
-            x ^= acc
-            acc = _mix64_inplace(x)
+        values = sh[:, None] * self._a_rows  # (shingles, rows * bands)
+        values += self._b_rows
+        # min(x >> 32) == min(x) >> 32 (the shift never reorders): one pass fewer over the matrix.
+        v = values.min(axis=0)
+        v >>= _S32
+        v += self._salt_flat
+        v = v.reshape(self.rows, self.bands)
+        acc = v[0] ^ self._band_salt
+        _mix64_inplace(acc)
+        for r in range(1, self.rows):
+            acc ^= v[r]
+            _mix64_inplace(acc)
         acc >>= _S32
         return acc.astype(np.uint32)
 
@@ -272,7 +312,7 @@ class MinHasher:
         flat_tokens = [tok for toks in token_lists for tok in toks]
         for tok in set(flat_tokens) - cache.keys():
             self._token_hash(tok)
-        if len(cache) >= 1_000_000:  # the cache stopped growing: hash what it lacks on the fly
+        if len(cache) >= TOKEN_CACHE:  # the cache stopped growing: hash what it lacks on the fly
             th = np.fromiter(map(self._token_hash, flat_tokens), dtype=np.uint64, count=len(flat_tokens))
         else:
             th = np.array(list(map(cache.__getitem__, flat_tokens)), dtype=np.uint64)

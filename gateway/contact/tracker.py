@@ -14,6 +14,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from gateway.contact.campaigns import CampaignIndex
@@ -21,7 +22,6 @@ from gateway.contact.duplicates import DuplicateMatch, find_duplicates
 from gateway.contact.fingerprint import (
     Comparable,
     MinHasher,
-    band_array,
     band_bytes,
     comparable,
     comparable_core,
@@ -32,10 +32,12 @@ from gateway.contact.history import CustomerHistory
 from gateway.contact.settings import ContactSettings
 from gateway.contact.windows import Stamp, WindowCount, count_windows
 from gateway.model import Evidence, Finding, Message
-from gateway.store.messages import Candidate, Fingerprints, MessageStore, from_us, to_us, to_utc
+from gateway.store.messages import Candidate, Fingerprints, MessageStore, SqliteMessageStore, from_us, to_us, to_utc
 
 MAX_RELATED = 50
-COMPARABLE_CACHE = 20_000  # comparable texts kept in memory (a few MB at most)
+COMPARABLE_CACHE = 8_192  # comparable texts kept in memory (about 4 MB at most)
+INDEX_SLACK = timedelta(days=1)  # the campaign index keeps this much more than the lookback
+_US = timedelta(microseconds=1)
 
 
 class ContactTracker:
@@ -54,6 +56,17 @@ class ContactTracker:
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.hasher = hasher or MinHasher()
         self._index: CampaignIndex | None = None
+        self._newest_us: int | None = None  # the newest received time indexed (for expiry)
+        # The settings' durations as integer microseconds, once.
+        windows = self.settings.windows
+        longest = max((w.within for w in windows), default=timedelta(0))
+        self._longest_us = longest // _US
+        self._lookback_us = max(longest, self.settings.duplicates.lookback) // _US
+        self._dup_lookback_us = self.settings.duplicates.lookback // _US
+        self._thread_windows = any(w.scope == "thread" for w in windows)
+        self._thread_only = tuple(w for w in windows if w.scope == "thread")
+        self._index_keep_us = (self.settings.campaigns.lookback + INDEX_SLACK) // _US
+        self._campaign_lookback_us = int(self.settings.campaigns.lookback.total_seconds() * 1_000_000)
         # message id -> prepared comparable text: the same recent messages are compared again and
         # again (each later message of the customer, each campaign candidate); a text never changes.
         self._comparable: dict[str, Comparable] = {}
@@ -71,37 +84,37 @@ class ContactTracker:
         at_time = to_utc(message.received_at) if message.received_at else to_utc(self.clock())
         if message.received_at is None:
             message.received_at = at_time
-        at = Stamp(to_us(at_time), message.id)
-        at_key = at.key
+        at_us, at_id = to_us(at_time), message.id
+        at = Stamp(at_us, at_id)
         evidence = _Evidence(message, self.settings)
         start, end = evidence.span
         prepared = Comparable.of(comparable_core(message.text[start:end]))
-        text = prepared.text
-        fingerprints = self._fingerprints(prepared)
+        fingerprints, keys = self._fingerprints_keys(prepared)
+        fingerprints = Fingerprints(fingerprints.content_hash, fingerprints.bands, prepared)
+        store = self.store
 
-        windows = self.settings.windows
-        longest = max((w.within for w in windows), default=timedelta(0))
-        lookback = max(longest, self.settings.duplicates.lookback)
-        window_start_us = at.received_us - int(longest.total_seconds() * 1_000_000)
+        # Earlier rows only: (received_us, id) before the message's, never the message itself
+        # (rows end at ``at_us``, so a row at ``at_us`` must have a smaller id).
         customer_rows: list[Candidate] = []
         if message.sender:
             customer_rows = [
-                r for r in self.store.recent(customer=message.sender, since=at_time - lookback, until=at_time)
-                if r.id != at.id and (r.received_us, r.id) < at_key
+                r for r in store.rows_between(customer=message.sender, since_us=at_us - self._lookback_us, until_us=at_us)
+                if r.id != at_id and (r.received_us < at_us or r.id < at_id)
             ]
         thread_rows: list[Candidate] = []
-        if message.thread and any(w.scope == "thread" for w in windows):
+        if message.thread and self._thread_windows:
             # Read as far back as the customer's rows: the store then keeps one range per thread
             # for this and for history(), which starts at the customer's previous message.
-            thread_since_us = to_us(at_time - longest)
+            thread_since_us = at_us - self._longest_us
             thread_rows = [
-                r for r in self.store.recent(thread=message.thread, since=at_time - lookback, until=at_time)
-                if r.received_us >= thread_since_us and r.id != at.id and (r.received_us, r.id) < at_key
+                r for r in store.rows_between(thread=message.thread, since_us=at_us - self._lookback_us, until_us=at_us)
+                if r.received_us >= thread_since_us and r.id != at_id and (r.received_us < at_us or r.id < at_id)
             ]
 
         out: list[Finding] = []
+        window_start_us = at_us - self._longest_us
         counts = count_windows(
-            [w for w in windows if w.scope == "thread" or message.sender],
+            self.settings.windows if message.sender else self._thread_only,
             at,
             [r for r in customer_rows if r.received_us > window_start_us],
             thread_rows,
@@ -111,7 +124,7 @@ class ContactTracker:
         if rate:
             out.append(rate)
 
-        dup_since_us = to_us(at_time - self.settings.duplicates.lookback)
+        dup_since_us = at_us - self._dup_lookback_us
         threshold = self.settings.duplicates.similarity_ja if prepared.cjk else self.settings.duplicates.similarity
         dups = find_duplicates(
             prepared,
@@ -128,21 +141,37 @@ class ContactTracker:
             if repeated:
                 out.append(repeated)
 
-        campaign = self._campaign_finding(message, prepared, at, fingerprints, evidence)
+        campaign = self._campaign_finding(message, prepared, at, keys, evidence)
         if campaign:
             out.append(campaign)
 
-        seq = self.store.record(message, list(findings) + out, fingerprints)
+        seq = store.record(message, list(findings) + out, fingerprints)
         if seq is not None:  # newly stored with this text
-            self._remember_comparable(message.id, prepared)
-        if seq is not None and fingerprints.bands and self._index is not None:
-            keys = band_array(fingerprints.bands)
-            if keys is not None:
-                self._index.add(seq, keys)
+            if not isinstance(store, SqliteMessageStore):  # (the SQLite store's rows carry it)
+                self._remember_comparable(message.id, prepared)
+            if keys is not None and self._index is not None:
+                self._index_add(seq, keys, at_us)
         return out
 
+    def _index_add(self, seq: int, keys: np.ndarray, received_us: int) -> None:
+        """Index a newly stored message and move the index's horizon: messages received more
+        than the campaign lookback (and a day of slack, for mail that arrives late) before the
+        newest one are dropped. The newest time is capped at the clock plus a day, so one
+        message with a date far in the future cannot empty the index."""
+        index = self._index
+        assert index is not None
+        index.add(seq, keys, received_us)
+        if self._newest_us is None or received_us > self._newest_us:
+            self._newest_us = received_us
+            newest = min(received_us, to_us(self.clock()) + INDEX_SLACK // _US)
+            index.expire(newest - self._index_keep_us)
+
     def _comparable_of(self, row: Candidate) -> Comparable:
-        """A stored message's prepared comparable text (``row.text`` is not None), cached by id."""
+        """A stored message's prepared comparable text (``row.text`` is not None): the one the
+        row carries when this process recorded it, else cached by id."""
+        prepared = row.comparable
+        if prepared is not None:
+            return prepared  # type: ignore[return-value]
         prepared = self._comparable.get(row.id)
         if prepared is None:
             prepared = Comparable.of(comparable(row.text or "", self.settings.ignore_lines))
@@ -158,24 +187,20 @@ class ContactTracker:
         """The customer's record across linked keys, leaving out ``exclude_id`` (usually the
         message being decided, whose own findings the policy already has)."""
         with self._session():
-            canonical = self.store.resolve_customer(customer)
-            total, finding_counts, last = self.store.customer_summary(customer, exclude_id)
+            store = self.store
+            canonical = store.resolve_customer(customer)
+            total, finding_counts, last = store.customer_summary(customer, exclude_id)
             breaches: list[str] = []
             last_seen = None
             if last is not None:
-                last_seen = from_us(last.received_us)
-                at = Stamp(last.received_us, last.id)
-                longest = max((w.within for w in self.settings.windows), default=timedelta(0))
-                since = last_seen - longest
-
-                def stamps(rows: list[Candidate]) -> list[Candidate]:
-                    return [r for r in rows if r.id != exclude_id]
-
+                last_us = last.received_us
+                last_seen = from_us(last_us)
+                since_us = last_us - self._longest_us
                 counts = count_windows(
                     self.settings.windows,
-                    at,
-                    stamps(self.store.recent(customer=customer, since=since, until=last_seen)),
-                    stamps(self.store.recent(thread=last.thread, since=since, until=last_seen)),
+                    Stamp(last_us, last.id),
+                    [r for r in store.rows_between(customer=customer, since_us=since_us, until_us=last_us) if r.id != exclude_id],
+                    [r for r in store.rows_between(thread=last.thread, since_us=since_us, until_us=last_us) if r.id != exclude_id],
                     self.settings.burst,
                 )
                 breaches = [c.window.name for c in counts if c.breached]
@@ -184,7 +209,7 @@ class ContactTracker:
                 finding_counts=finding_counts,
                 messages_total=total,
                 window_breaches=breaches,
-                keys=self.store.customer_keys(customer),
+                keys=store.customer_keys(customer),
                 last_seen=last_seen,
             )
 
@@ -194,7 +219,7 @@ class ContactTracker:
         prepared = Comparable.of(comparable(message.text, self.settings.ignore_lines))
         with self._session():
             return self._campaign_finding(
-                message, prepared, Stamp(to_us(at_time), message.id), self._fingerprints(prepared),
+                message, prepared, Stamp(to_us(at_time), message.id), self._fingerprints_keys(prepared)[1],
                 _Evidence(message, self.settings),
             )
 
@@ -205,18 +230,27 @@ class ContactTracker:
         return self._fingerprints(Comparable.of(text))
 
     def _fingerprints(self, prepared: Comparable) -> Fingerprints:
+        return self._fingerprints_keys(prepared)[0]
+
+    def _fingerprints_keys(self, prepared: Comparable) -> tuple[Fingerprints, np.ndarray | None]:
+        """The fingerprints to store, and the band keys (None when the text is not indexed)."""
         text = prepared.text
-        bands = None
+        keys = None
         if self.settings.campaigns.eligible(text, prepared.cjk):
-            bands = band_bytes(self.hasher.bands_for(text))
-        return Fingerprints(content_hash=content_hash(text) if text else "", bands=bands)
+            keys = self.hasher.bands_for(text)
+        return Fingerprints(content_hash=content_hash(text) if text else "", bands=band_bytes(keys)), keys
 
     @property
     def index(self) -> CampaignIndex:
-        """The campaign index, loaded from the store on first use."""
+        """The campaign index, loaded from the store on first use: the messages received within
+        the campaign lookback (and a day) of the newest one stored."""
         if self._index is None:
             index = CampaignIndex(self.hasher.bands)
-            index.rebuild(self.store.iter_bands())
+            newest = self.store.latest_received_us()
+            if newest is not None:
+                newest = min(newest, to_us(self.clock()) + INDEX_SLACK // _US)
+                index.rebuild(self.store.iter_recent_bands(newest - self._index_keep_us))
+                self._newest_us = newest
             self._index = index
         return self._index
 
@@ -277,15 +311,14 @@ class ContactTracker:
             details={"times": times, "threshold": need, "similarity": [round(d.similarity, 1) for d in dups[:MAX_RELATED]]},
         )
 
-    def _campaign_finding(self, message: Message, prepared: Comparable, at: Stamp, fp: Fingerprints,
+    def _campaign_finding(self, message: Message, prepared: Comparable, at: Stamp, keys: np.ndarray | None,
                           evidence: "_Evidence") -> Finding | None:
         cfg = self.settings.campaigns
-        keys = band_array(fp.bands)
         if not cfg.enabled or keys is None:
             return None
         text = prepared.text
         own = set(self.store.customer_keys(message.sender)) if message.sender else set()
-        since_us = at.received_us - int(cfg.lookback.total_seconds() * 1_000_000)
+        since_us = at.received_us - self._campaign_lookback_us
         at_us, at_id = at.received_us, at.id
         shortest = _length_bound(len(text), cfg.similarity)
         rows: list[Candidate] = []
@@ -297,6 +330,8 @@ class ContactTracker:
             if len(row.text) * 1.25 < shortest:  # too short to reach the threshold
                 continue
             rows.append(row)
+        if len({r.customer for r in rows}) + 1 < cfg.min_customers:
+            return None  # too few other customers even if every candidate matched
         scores = _scores(prepared, [self._comparable_of(r) for r in rows], cfg.similarity)
         matches = [(row, score) for row, score in zip(rows, scores) if score >= cfg.similarity]
         if not matches:

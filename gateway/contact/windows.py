@@ -102,25 +102,73 @@ def count_windows(
     (What ``earlier_in_window`` and ``contacts`` compute per window, with each history's sort
     keys and its end before ``at`` found once: this runs twice for every message.)"""
     burst_us = int(burst.total_seconds() * 1_000_000)
-    at_us, at_id, at_key = at.received_us, at.id, at.key
+    at_us, at_id = at.received_us, at.id
     out: list[WindowCount] = []
-    scopes: dict[str, tuple[Sequence[Stamped], list[tuple[int, str]], int]] = {}
+    scopes: dict[str, _Scope | None] = {}
     for window in windows:
-        prepared = scopes.get(window.scope)
-        if prepared is None:
-            history = customer_history if window.scope == "customer" else thread_history
-            keys = [(h.received_us, h.id) for h in history]
-            prepared = scopes[window.scope] = (history, keys, bisect.bisect_left(keys, at_key))
-        history, keys, hi = prepared
-        start = at_us - _within_us(window)
-        lo = bisect.bisect_right(keys, (start, "\U0010ffff"), 0, hi)  # strictly after start
-        inside = [h for h in history[lo:hi] if h.id != at_id]
-        count = len(inside) + 1
-        if burst_us > 0 and inside:
-            count = 1 + sum(1 for a, b in zip(inside, inside[1:]) if b.received_us - a.received_us > burst_us)
-            count += at_us - inside[-1].received_us > burst_us
-        out.append(WindowCount(window, count, [h.id for h in inside], len(inside) + 1))
+        if window.scope not in scopes:
+            scopes[window.scope] = _Scope.of(customer_history if window.scope == "customer" else thread_history,
+                                             at_us, at_id, burst_us)
+        scope = scopes[window.scope]
+        if scope is None:  # the message's own id among the earlier rows: count it the long way
+            out.append(_count_slowly(window, at, customer_history if window.scope == "customer" else thread_history,
+                                     burst_us))
+            continue
+        lo = bisect.bisect_right(scope.us, at_us - _within_us(window), 0, scope.hi)  # strictly after start
+        out.append(scope.count(window, lo))
     return out
+
+
+class _Scope:
+    """One history's rows before the message, prepared once for all its windows: times and ids
+    as lists, and for a burst gap the running number of contacts (a message more than the gap
+    after the one before it starts a new contact), so each window costs two bisects."""
+
+    __slots__ = ("us", "ids", "hi", "starts", "at_us", "burst_us")
+
+    @classmethod
+    def of(cls, history: Sequence[Stamped], at_us: int, at_id: str, burst_us: int) -> "_Scope | None":
+        self = cls()
+        us = self.us = [h.received_us for h in history]
+        hi = bisect.bisect_left(us, at_us)
+        while hi < len(history) and us[hi] == at_us and history[hi].id < at_id:
+            hi += 1  # the same time, an id before the message's: earlier (ties by id)
+        self.hi = hi
+        ids = self.ids = [h.id for h in history[:hi]]
+        if at_id in ids:
+            return None
+        self.at_us, self.burst_us = at_us, burst_us
+        if burst_us > 0:
+            # starts[i]: rows among the first i that start a contact after their predecessor.
+            starts = [0, 0]
+            n = 0
+            for a, b in zip(us, us[1:hi]):
+                n += b - a > burst_us
+                starts.append(n)
+            self.starts = starts
+        return self
+
+    def count(self, window: RateWindow, lo: int) -> WindowCount:
+        hi = self.hi
+        inside = hi - lo
+        count = inside + 1
+        if self.burst_us > 0 and inside:
+            starts = self.starts
+            count = 1 + starts[hi] - starts[lo + 1] + (self.at_us - self.us[hi - 1] > self.burst_us)
+        return WindowCount(window, count, self.ids[lo:hi], inside + 1)
+
+
+def _count_slowly(window: RateWindow, at: Stamp, history: Sequence[Stamped], burst_us: int) -> WindowCount:
+    """One window's count, message by message (what ``_Scope`` computes faster)."""
+    keys = [(h.received_us, h.id) for h in history]
+    hi = bisect.bisect_left(keys, at.key)
+    lo = bisect.bisect_right(keys, (at.received_us - _within_us(window), "\U0010ffff"), 0, hi)
+    inside = [h for h in history[lo:hi] if h.id != at.id]
+    count = len(inside) + 1
+    if burst_us > 0 and inside:
+        count = 1 + sum(1 for a, b in zip(inside, inside[1:]) if b.received_us - a.received_us > burst_us)
+        count += at.received_us - inside[-1].received_us > burst_us
+    return WindowCount(window, count, [h.id for h in inside], len(inside) + 1)
 
 
 _WITHIN_US: dict[timedelta, int] = {}

@@ -86,6 +86,36 @@ class MemoryMessageStore:
             rows = []
         return [_candidate(r) for r in rows]
 
+    def rows_between(self, *, customer: str = "", thread: str = "", since_us: int, until_us: int) -> list[Candidate]:
+        if customer:
+            lists = [self._by_customer.get(k, []) for k in self.customer_keys(customer)]
+        elif thread:
+            lists = [self._by_thread.get(thread, [])]
+        else:
+            return []
+        entries: list[tuple[int, str, int]] = []
+        for items in lists:
+            lo = bisect.bisect_left(items, (since_us,))
+            hi = bisect.bisect_right(items, (until_us, "\U0010ffff"))
+            entries.extend(items[lo:hi])
+        if len(lists) > 1:
+            entries.sort()
+        return [_candidate(self._rows[e[2] - 1]) for e in entries]
+
+    def latest_received_us(self) -> int | None:
+        return max((r.received_us for r in self._rows), default=None)
+
+    def iter_recent_bands(self, since_us: int, chunk: int = 65536) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        rows = [r for r in self._rows if r.bands and r.received_us >= since_us]
+        for i in range(0, len(rows), chunk):
+            part = rows[i : i + chunk]
+            width = len(part[0].bands or b"") // 4
+            part = [r for r in part if len(r.bands or b"") == width * 4]
+            seqs = np.fromiter((r.seq for r in part), dtype=np.int64, count=len(part))
+            keys = np.frombuffer(b"".join(r.bands or b"" for r in part), dtype="<u4").reshape(len(part), width)
+            received = np.fromiter((r.received_us for r in part), dtype=np.int64, count=len(part))
+            yield seqs, keys.astype(np.uint32), received
+
     def resolve_customer(self, key: str) -> str:
         return self._links.get(key, key)
 

@@ -16,8 +16,10 @@ SQLite stays the truth; this is a copy that is thrown away whenever it could be 
 A *span* holds every row of one customer key (or thread) received at or after ``since_us``, so any
 time range that starts there is answered from memory; rows recorded later are added to the spans
 they belong to. Bounded: spans hold at most ``MAX_SPAN_TOTAL`` rows together (the least recently
-used spans go first), a span of more than ``MAX_SPAN_ROWS`` rows is dropped (the next read loads
-only the range it asks for), and at most ``MAX_ROWS`` rows are kept by sequence number.
+used spans go first; each span counts as one row more, so empty spans of one-message threads
+cannot pile up), a span of more than ``MAX_SPAN_ROWS`` rows is dropped (the next read loads only
+the range it asks for), and at most ``MAX_ROWS`` rows are kept by sequence number. Customer
+summaries (``MAX_SUMMARIES``) and links (``MAX_LINKS``) are bounded the same way.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ if TYPE_CHECKING:
 MAX_SPAN_TOTAL = 50_000
 MAX_SPAN_ROWS = 2_000
 MAX_ROWS = 20_000
+MAX_SUMMARIES = 10_000  # customers whose message and finding counts are kept (~300 B each)
+MAX_RECENT_CATEGORIES = 1_024
+MAX_LINKS = 50_000
 
 CANDIDATE_COLUMNS = "seq, id, customer, received_us, text, content_hash, thread"
 
@@ -72,6 +77,13 @@ class MessageCache:
         self.spans: OrderedDict[tuple[str, str], Span] = OrderedDict()
         self.span_rows = 0  # rows held by all spans
         self.by_seq: dict[int, "Candidate"] = {}
+        # customer key (as stored) -> (messages, {category: messages with it}), kept up to date
+        # by ``inserted``: ``customer_summary`` without a COUNT over the customer's history.
+        self.summaries: OrderedDict[str, tuple[int, dict[str, int]]] = OrderedDict()
+        # id -> (customer key, categories) of the rows this process inserted last, so a summary
+        # can leave one of them out (the message being decided) without asking the table.
+        self.recent_categories: OrderedDict[str, tuple[str, tuple[str, ...]]] = OrderedDict()
+        self.summaries_paused = False  # a row's findings were replaced in the open transaction
         self._session = 0  # depth of open sessions
         self._synced = False  # checked once in the open session
 
@@ -82,6 +94,8 @@ class MessageCache:
         self.spans.clear()
         self.span_rows = 0
         self.by_seq.clear()
+        self.summaries.clear()
+        self.recent_categories.clear()
 
     # -- validity -------------------------------------------------------------------------------
     def sync(self, conn: sqlite3.Connection) -> None:
@@ -103,7 +117,13 @@ class MessageCache:
         if not ok or version != self.version:
             self.clear()
             self.version = version
-        if len(self.links) > 50_000:
+        if self.summaries_paused and not conn.in_transaction:
+            # The transaction that replaced a row's findings ended (committed or rolled back):
+            # what the summaries counted is unknown, so they are read again.
+            self.summaries.clear()
+            self.recent_categories.clear()
+            self.summaries_paused = False
+        if len(self.links) > MAX_LINKS:
             self.links.clear()
         if self._session:
             self._synced = True
@@ -119,12 +139,23 @@ class MessageCache:
             self._synced = False
 
     # -- rows -----------------------------------------------------------------------------------
-    def inserted(self, row: "Candidate") -> None:
-        """A row this process just inserted (inside the caller's transaction)."""
+    def inserted(self, row: "Candidate", categories: tuple[str, ...] = ()) -> None:
+        """A row this process just inserted (inside the caller's transaction), with the finding
+        categories recorded for it."""
         if row.seq <= self.max_seq:
             self.clear()  # a rolled-back insert's sequence number came back: cached rows may be gone
         self.pending = (row.seq, row.id)
         self._remember(row)
+        summary = self.summaries.get(row.customer)
+        if summary is not None:
+            counts = summary[1]
+            for category in categories:
+                counts[category] = counts.get(category, 0) + 1
+            self.summaries[row.customer] = (summary[0] + 1, counts)
+        recent = self.recent_categories
+        if len(recent) >= MAX_RECENT_CATEGORIES:
+            recent.popitem(last=False)
+        recent[row.id] = (row.customer, categories)
         for name in (("customer", row.customer), ("thread", row.thread)):
             span = self.spans.get(name)
             if span is not None and row.received_us >= span.since_us:
@@ -166,9 +197,59 @@ class MessageCache:
         if len(span.rows) <= MAX_SPAN_ROWS:
             self.spans[name] = span
             self.span_rows += len(span.rows)
-            while self.span_rows > MAX_SPAN_TOTAL and len(self.spans) > 1:
+            # Each span counts as a row too: a new thread's span is empty, and there is one per
+            # fresh mail, so counting rows alone would let empty spans pile up without bound.
+            while self.span_rows + len(self.spans) > MAX_SPAN_TOTAL and len(self.spans) > 1:
                 self.span_rows -= len(self.spans.popitem(last=False)[1].rows)
         return span
+
+    def replaced(self) -> None:
+        """A stored row's findings were replaced: no summaries until the transaction ends."""
+        self.summaries.clear()
+        self.recent_categories.clear()
+        self.summaries_paused = True
+
+    def summary(self, conn: sqlite3.Connection, keys: list[str], exclude: str) -> tuple[int, dict[str, int]] | None:
+        """Messages and finding counts of the customer keys ``keys``, leaving out message
+        ``exclude`` — what ``SqliteMessageStore.customer_summary`` counts; None when only the
+        table can tell (the excluded message is not one this process inserted lately)."""
+        if self.summaries_paused:
+            return None
+        own = None
+        if exclude:
+            own = self.recent_categories.get(exclude)
+            if own is None:
+                return None
+        total = 0
+        counts: dict[str, int] = {}
+        summaries = self.summaries
+        for key in keys:
+            summary = summaries.get(key)
+            if summary is None:
+                summary = self._load_summary(conn, key)
+            else:
+                summaries.move_to_end(key)
+            total += summary[0]
+            for category, n in summary[1].items():
+                counts[category] = counts.get(category, 0) + n
+        if own is not None and own[0] in keys:
+            total -= 1
+            for category in own[1]:
+                counts[category] -= 1
+        return total, {c: n for c, n in sorted(counts.items()) if n}
+
+    def _load_summary(self, conn: sqlite3.Connection, key: str) -> tuple[int, dict[str, int]]:
+        rows = conn.execute(
+            "SELECT NULL, COUNT(*) FROM messages WHERE customer = ? UNION ALL "
+            "SELECT f.category, COUNT(*) FROM message_findings f JOIN messages m ON m.seq = f.message_seq "
+            "WHERE m.customer = ? GROUP BY f.category",
+            (key, key),
+        ).fetchall()
+        summary = (int(rows[0][1]), {r[0]: int(r[1]) for r in rows[1:]})
+        if len(self.summaries) >= MAX_SUMMARIES:
+            self.summaries.popitem(last=False)
+        self.summaries[key] = summary
+        return summary
 
     def rows(self, conn: sqlite3.Connection, seqs: list[int]) -> list["Candidate"]:
         """The rows with these sequence numbers, ascending (unknown numbers are left out)."""

@@ -89,9 +89,10 @@ def from_us(received_us: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=received_us)
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=4096)
 def iso_us(received_us: int) -> str:
-    """``from_us(received_us).isoformat()``."""
+    """``from_us(received_us).isoformat()``, remembered for the messages findings cite most (the
+    recent ones: a campaign's copies are cited by every later copy)."""
     return from_us(received_us).isoformat()
 
 
@@ -136,6 +137,9 @@ class Candidate:
     text: str | None
     content_hash: str = ""
     thread: str = ""
+    # What the contact stage compares of the text (its ``Comparable``), when this process
+    # recorded the row: kept with the cached row, so it lives exactly as long as the row is cached.
+    comparable: object = field(default=None, compare=False, repr=False)
 
     @property
     def received_at(self) -> datetime:
@@ -153,6 +157,7 @@ class Fingerprints:
 
     content_hash: str = ""
     bands: bytes | None = None
+    comparable: object = field(default=None, compare=False, repr=False)  # kept in memory only (Candidate)
 
 
 @runtime_checkable
@@ -185,6 +190,19 @@ class MessageStore(Protocol):
     def recent(self, *, customer: str = "", thread: str = "", since: datetime, until: datetime) -> list[Candidate]:
         """The customer's (all linked keys) or the thread's messages in [since, until], oldest
         first, without findings: what windows and duplicate checks read for every message."""
+        ...
+
+    def rows_between(self, *, customer: str = "", thread: str = "", since_us: int, until_us: int) -> list[Candidate]:
+        """``recent`` with the range in microseconds since the epoch (what the tracker has)."""
+        ...
+
+    def latest_received_us(self) -> int | None:
+        """The newest ``received_us`` stored, or None for an empty store."""
+        ...
+
+    def iter_recent_bands(self, since_us: int, chunk: int = 65536) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """``iter_bands`` of the messages received at or after ``since_us``, each chunk with the
+        messages' ``received_us`` (int64[n]) too: an index bounded to a lookback loads only that."""
         ...
 
     def link_customers(self, a: str, b: str) -> str:
@@ -266,10 +284,15 @@ class SqliteMessageStore:
         transaction: while this connection holds the write lock no other connection can commit,
         and a rollback (even of a savepoint) empties ``Database.tx_local``, so the check runs
         again after one."""
+        cache = self._cache
+        if cache._session and cache._synced:
+            return  # checked already in this session (what MessageCache.sync would find first)
         db = self.db
         local = getattr(db, "tx_local", None)
         in_tx = local is not None and getattr(db, "in_tx", False)
-        if in_tx and local.get(_CHECKED) is self._cache:
+        if in_tx and local.get(_CHECKED) is cache:
+            if cache._session:
+                cache._synced = True
             return
         self._cache.sync(db.conn)
         if in_tx:
@@ -294,50 +317,68 @@ class SqliteMessageStore:
             raise StoreError("cannot record a message without an id")
         received = to_utc(message.received_at or datetime.now(timezone.utc))
         received_us = to_us(received)
-        categories = sorted({f.category for f in findings})
+        categories = tuple(sorted({f.category for f in findings}))
         findings_json = _findings_json(findings)
+        db = self.db
         try:
-            with self.db.tx() as conn:
-                self._sync()
-                cur = conn.execute(
-                    "INSERT INTO messages(id, source, customer, thread, received_at, received_us, lang, subject, text, "
-                    "content_hash, bands, findings, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT(id) DO NOTHING",
-                    (
-                        message.id,
-                        message.source,
-                        message.sender,
-                        message.thread,
-                        received.isoformat(),
-                        received_us,
-                        message.lang,
-                        message.subject,
-                        message.text,
-                        fingerprints.content_hash,
-                        fingerprints.bands,
-                        findings_json,
-                        _now(),
-                    ),
-                )
-                if cur.rowcount == 0:  # the id is already stored: replace its findings only
-                    row = conn.execute("SELECT seq FROM messages WHERE id = ?", (message.id,)).fetchone()
-                    conn.execute("UPDATE messages SET findings = ? WHERE seq = ?", (findings_json, row[0]))
-                    conn.execute("DELETE FROM message_findings WHERE message_seq = ?", (row[0],))
-                    conn.executemany(
-                        "INSERT INTO message_findings(message_seq, category) VALUES (?, ?)",
-                        [(row[0], c) for c in categories],
-                    )
-                    return None
-                seq = int(cur.lastrowid or 0)
-                if categories:
-                    conn.executemany(
-                        "INSERT INTO message_findings(message_seq, category) VALUES (?, ?)", [(seq, c) for c in categories]
-                    )
+            with db._lock:
+                if db.in_tx:
+                    # Inside the caller's transaction (the pipeline's step): it commits or undoes
+                    # this with everything else the step wrote, so no savepoint of its own.
+                    seq = self._insert(db.conn, message, received, received_us, categories, findings_json, fingerprints)
+                else:
+                    with db.tx() as conn:
+                        seq = self._insert(conn, message, received, received_us, categories, findings_json, fingerprints)
         except sqlite3.Error as exc:
-            raise StoreError(f"store {self.db.path}: cannot record message {message.id}: {exc}") from exc
-        with self.db._lock:
+            raise StoreError(f"store {db.path}: cannot record message {message.id}: {exc}") from exc
+        if seq is None:
+            return None
+        with db._lock:
             self._cache.inserted(
-                Candidate(seq, message.id, message.sender, received_us, message.text, fingerprints.content_hash, message.thread)
+                Candidate(seq, message.id, message.sender, received_us, message.text, fingerprints.content_hash, message.thread,
+                          fingerprints.comparable),
+                categories,
+            )
+        return seq
+
+    def _insert(self, conn: sqlite3.Connection, message: Message, received: datetime, received_us: int,
+                categories: tuple[str, ...], findings_json: str, fingerprints: Fingerprints) -> int | None:
+        """The statements of ``record``; None when the id was already stored (findings replaced)."""
+        self._sync()
+        cur = conn.execute(
+            "INSERT INTO messages(id, source, customer, thread, received_at, received_us, lang, subject, text, "
+            "content_hash, bands, findings, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(id) DO NOTHING",
+            (
+                message.id,
+                message.source,
+                message.sender,
+                message.thread,
+                received.isoformat(),
+                received_us,
+                message.lang,
+                message.subject,
+                message.text,
+                fingerprints.content_hash,
+                fingerprints.bands,
+                findings_json,
+                _now(),
+            ),
+        )
+        if cur.rowcount == 0:  # the id is already stored: replace its findings only
+            self._cache.replaced()
+            row = conn.execute("SELECT seq FROM messages WHERE id = ?", (message.id,)).fetchone()
+            conn.execute("UPDATE messages SET findings = ? WHERE seq = ?", (findings_json, row[0]))
+            conn.execute("DELETE FROM message_findings WHERE message_seq = ?", (row[0],))
+            conn.executemany(
+                "INSERT INTO message_findings(message_seq, category) VALUES (?, ?)",
+                [(row[0], c) for c in categories],
+            )
+            return None
+        seq = int(cur.lastrowid or 0)
+        if categories:
+            conn.executemany(
+                "INSERT INTO message_findings(message_seq, category) VALUES (?, ?)", [(seq, c) for c in categories]
             )
         return seq
 
@@ -432,14 +473,21 @@ class SqliteMessageStore:
             return self._cache.rows(self.db.conn, wanted)
 
     def recent(self, *, customer: str = "", thread: str = "", since: datetime, until: datetime) -> list[Candidate]:
-        lo, hi = to_us(since), to_us(until)
-        if customer:
-            spans = [("customer", k) for k in self.customer_keys(customer)]
-        elif thread:
-            spans = [("thread", thread)]
-        else:
-            return []
+        return self.rows_between(customer=customer, thread=thread, since_us=to_us(since), until_us=to_us(until))
+
+    def rows_between(self, *, customer: str = "", thread: str = "", since_us: int, until_us: int) -> list[Candidate]:
+        lo, hi = since_us, until_us
         with self.db._lock:
+            if customer:
+                keys = self._linked(customer)[1]
+                if len(keys) == 1:
+                    spans = [("customer", keys[0])]
+                else:
+                    spans = [("customer", k) for k in keys]
+            elif thread:
+                spans = [("thread", thread)]
+            else:
+                return []
             cache = self._cache
             self._sync()
             if len(spans) == 1:
@@ -448,23 +496,50 @@ class SqliteMessageStore:
         rows.sort(key=lambda r: (r.received_us, r.id))
         return rows
 
+    def latest_received_us(self) -> int | None:
+        row = self.db.query_one("SELECT MAX(received_us) FROM messages")
+        return None if row is None or row[0] is None else int(row[0])
+
+    def iter_recent_bands(self, since_us: int, chunk: int = 65536) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        last = 0
+        while True:
+            rows = self.db.query(
+                "SELECT seq, bands, received_us FROM messages WHERE seq > ? AND received_us >= ? AND bands IS NOT NULL "
+                "ORDER BY seq LIMIT ?",
+                (last, since_us, chunk),
+            )
+            if not rows:
+                return
+            last = rows[-1][0]
+            width = len(rows[0][1]) // 4
+            rows = [r for r in rows if len(r[1]) == width * 4]
+            seqs = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            keys = np.frombuffer(b"".join(r[1] for r in rows), dtype="<u4").reshape(len(rows), width).astype(np.uint32)
+            received = np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows))
+            yield seqs, keys, received
+
     def customer_summary(self, customer: str, exclude_id: str | None = None) -> tuple[int, dict[str, int], Candidate | None]:
         """How many messages the customer sent (all linked keys), how many had each finding
         category, and the latest one — leaving out ``exclude_id``: what ``history`` needs, in one
         query (the latest message usually comes from memory)."""
-        keys = self.customer_keys(customer)
-        marks = ",".join("?" * len(keys))
         exclude = exclude_id or ""
         with self.db._lock:
+            keys = self._linked(customer)[1]
             conn = self.db.conn
-            rows = conn.execute(
-                f"SELECT NULL, COUNT(*) FROM messages WHERE customer IN ({marks}) AND id != ? UNION ALL "
-                "SELECT f.category, COUNT(*) FROM message_findings f JOIN messages m ON m.seq = f.message_seq "
-                f"WHERE m.customer IN ({marks}) AND m.id != ? GROUP BY f.category",
-                (*keys, exclude, *keys, exclude),
-            ).fetchall()
-            total = int(rows[0][1])
-            counts = {r[0]: int(r[1]) for r in sorted(rows[1:], key=lambda r: r[0])}
+            self._sync()
+            cached = self._cache.summary(conn, keys, exclude)
+            if cached is not None:
+                total, counts = cached
+            else:
+                marks = ",".join("?" * len(keys))
+                rows = conn.execute(
+                    f"SELECT NULL, COUNT(*) FROM messages WHERE customer IN ({marks}) AND id != ? UNION ALL "
+                    "SELECT f.category, COUNT(*) FROM message_findings f JOIN messages m ON m.seq = f.message_seq "
+                    f"WHERE m.customer IN ({marks}) AND m.id != ? GROUP BY f.category",
+                    (*keys, exclude, *keys, exclude),
+                ).fetchall()
+                total = int(rows[0][1])
+                counts = {r[0]: int(r[1]) for r in sorted(rows[1:], key=lambda r: r[0])}
             last = self._latest(keys, exclude) if total else None
         return total, counts, last
 

@@ -1,0 +1,150 @@
+"""The contact stage's fast paths give exactly what the plain computations give: window counts
+with prefix sums, band keys with cached token mixing, the campaign index with a dict buffer and
+expiry, and the store's cached customer summaries."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+
+from gateway.contact.campaigns import CampaignIndex
+from gateway.contact.fingerprint import MinHasher, _mix64, comparable
+from gateway.contact.settings import ContactSettings, RateWindow
+from gateway.contact.windows import Stamp, _count_slowly, count_windows
+from gateway.model import Evidence, Finding, Message, Severity
+from gateway.store.db import Database
+from gateway.store.messages import SqliteMessageStore
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+US = 1_000_000
+MINUTE = 60 * US
+
+
+def _history(rng: random.Random, n: int) -> list[Stamp]:
+    """Sorted stamps with ties (same microsecond, ids decide) and bursts (seconds apart)."""
+    out, t = [], 0
+    for i in range(n):
+        t += rng.choice([0, 1, 30 * US, 90 * US, 3600 * US, 20 * 3600 * US])
+        out.append(Stamp(t, f"m{rng.randrange(10_000):05d}-{i}"))
+    return sorted(out, key=lambda s: s.key)
+
+
+@pytest.mark.parametrize("burst", [timedelta(0), timedelta(minutes=2)])
+def test_window_counts_equal_the_message_by_message_count(burst: timedelta) -> None:
+    rng = random.Random(3)
+    windows = ContactSettings.defaults().windows + (RateWindow(timedelta(seconds=45), 2, "customer"),)
+    burst_us = int(burst.total_seconds() * US)
+    for _ in range(300):
+        customer, thread = _history(rng, rng.randrange(0, 40)), _history(rng, rng.randrange(0, 12))
+        pool = customer + thread
+        at = rng.choice(pool) if pool and rng.random() < 0.5 else Stamp(rng.randrange(0, 40 * 86400 * US), "zz")
+        fast = count_windows(windows, at, customer, thread, burst)
+        slow = [_count_slowly(w, at, customer if w.scope == "customer" else thread, burst_us) for w in windows]
+        assert fast == slow
+
+
+def test_a_history_holding_the_message_itself_is_counted_without_it() -> None:
+    window = RateWindow(timedelta(hours=1), 1, "customer")
+    history = [Stamp(0, "b"), Stamp(10, "c"), Stamp(20, "a")]  # "a" again, at an earlier time than at
+    (count,) = count_windows([window], Stamp(30, "a"), history, [])
+    assert (count.count, count.related) == (3, ["b", "c"])
+
+
+def _reference_bands(hasher: MinHasher, text: str) -> np.ndarray:
+    """Band keys computed the plain way, from the public shingle hashes: the stored format."""
+    sh = hasher.shingle_hashes(text)
+    values = ((hasher._a[:, None] * sh[None, :] + hasher._b[:, None]) >> np.uint64(32)).min(axis=1)
+    v = values.reshape(hasher.bands, hasher.rows)
+    acc = hasher._band_salt
+    for r in range(hasher.rows):
+        acc = _mix64(acc ^ (v[:, r] + hasher._row_salt[r]))
+    return (acc >> np.uint64(32)).astype(np.uint32)
+
+
+def test_band_keys_keep_their_stored_values() -> None:
+    hasher = MinHasher()
+    texts = [
+        comparable("Refund all of us in full by Friday or we publish the names of your support staff."),
+        comparable("先週の障害で被害を受けた顧客を御社は無視し続けています。全額返金してください。"),
+        "two words", "one", "mixed 日本語 text 123",
+    ]
+    for text in texts + texts:  # the second round comes from the caches
+        assert (hasher.bands_for(text) == _reference_bands(hasher, text)).all()
+    assert hasher.bands_for("") is None
+
+
+def _brute_candidates(entries: dict[int, np.ndarray], keys: np.ndarray, limit: int) -> list[int]:
+    shared = Counter({seq: int((k == keys).sum()) for seq, k in entries.items()})
+    ranked = sorted(((n, seq) for seq, n in shared.items() if n), reverse=True)
+    return [seq for _, seq in ranked[:limit]]
+
+
+def test_index_candidates_equal_a_scan_of_every_entry_across_merges_and_expiry() -> None:
+    rng = np.random.default_rng(11)
+    bands = 8
+    index = CampaignIndex(bands, buffer_size=16)
+    entries: dict[int, np.ndarray] = {}
+    times: dict[int, int] = {}
+    templates = rng.integers(0, 50, size=(6, bands), dtype=np.uint32)  # few values: many collisions
+    for seq in range(1, 400):
+        keys = templates[rng.integers(0, 6)].copy()
+        keys[rng.random(bands) < 0.4] = rng.integers(0, 50)
+        index.add(seq, keys, seq * MINUTE)  # one message a minute (expiry keeps whole minutes)
+        entries[seq], times[seq] = keys, seq * MINUTE
+        if seq % 50 == 0:
+            horizon = (seq - 100) * MINUTE
+            index.expire(horizon)
+            index._merge()  # expiry applies at a merge; force one
+            entries = {s: k for s, k in entries.items() if times[s] >= horizon}
+            assert len(index) == len(entries)
+        query = templates[rng.integers(0, 6)]
+        assert index.candidates(query, 12) == _brute_candidates(entries, query, 12)
+
+
+def _finding(category: str) -> Finding:
+    return Finding(category, Severity.MEDIUM, 0.8, [Evidence(0, 2, "hi")], "test.rule", "test")
+
+
+def _sql_summary(db: Database, keys: list[str], exclude: str) -> tuple[int, dict[str, int]]:
+    marks = ",".join("?" * len(keys))
+    total = db.query_one(f"SELECT COUNT(*) FROM messages WHERE customer IN ({marks}) AND id != ?", (*keys, exclude))[0]
+    rows = db.query(
+        "SELECT f.category, COUNT(*) FROM message_findings f JOIN messages m ON m.seq = f.message_seq "
+        f"WHERE m.customer IN ({marks}) AND m.id != ? GROUP BY f.category ORDER BY 1",
+        (*keys, exclude),
+    )
+    return total, {r[0]: r[1] for r in rows}
+
+
+def test_cached_customer_summaries_equal_the_tables(tmp_path) -> None:
+    db = Database.open(tmp_path / "s.db")
+    store = SqliteMessageStore(db)
+    rng = random.Random(5)
+    customers = ["ann@example.com", "bob@example.com", "zendesk:7"]
+    categories = ["verbal_abuse", "threat", "persistent_contact"]
+    ids: list[str] = []
+    for i in range(120):
+        msg = Message(id=f"m{i}", text=f"text {i}", sender=rng.choice(customers), received_at=T0 + timedelta(minutes=i))
+        findings = [_finding(c) for c in rng.sample(categories, rng.randrange(0, 3))]
+        if i % 17 == 5 and ids:  # a re-delivery: its findings are replaced
+            again = store.get(rng.choice(ids))
+            msg = Message(id=again.id, text=again.text or "", sender=again.customer, received_at=again.received_at)
+        if i % 23 == 11:  # a step that fails: the savepoint undoes the insert
+            with pytest.raises(RuntimeError), db.tx(), db.tx():
+                store.record(msg, findings)
+                raise RuntimeError("step failed")
+        else:
+            with db.tx():
+                store.record(msg, findings)
+            ids.append(msg.id)
+        if i == 60:
+            store.link_customers("ann@example.com", "zendesk:7")
+        for customer in customers:
+            exclude = rng.choice([msg.id, "", rng.choice(ids) if ids else ""])
+            total, counts, _ = store.customer_summary(customer, exclude)
+            assert (total, counts) == _sql_summary(db, store.customer_keys(customer), exclude)
+    db.close()
