@@ -155,7 +155,7 @@ def main() -> int:
             print(f"daemon CPU, steady {daemon_cpu - first_cpu:.1f} s after the first verdict: "
                   f"{(args.count - first[1]) / (daemon_cpu - first_cpu):,.0f} messages per CPU-second "
                   f"(start-up took {first_cpu:.1f} s)")
-    marks = [samples[int(len(samples) * q)] for q in (0.1, 0.25, 0.5, 0.75)] + [samples[-1]]
+    marks = [samples[int(len(samples) * q / 10)] for q in range(1, 10)] + [samples[-1]]  # every tenth of the run
     print("daemon RSS         " + ", ".join(f"{n} msgs: {kb / 1024:.0f} MB" for n, kb in marks))
     mid = [kb for n, kb in samples if args.count * 0.2 <= n <= args.count]
     if mid:

@@ -1,7 +1,8 @@
 """In-process pipeline throughput: ingest -> detect -> contact -> policy -> effects, SQLite store,
 no network, one process (one core). Target: >= 1,000 messages/s on mixed mail.
 
-    python bench/bench_pipeline.py [--count 5000] [--batch 100] [--mode both|single|batched]
+    python bench/bench_pipeline.py [--count 5000] [--batch 100] [--mode both|single|batched] [--stages]
+        [--corpus benchmark|varied]
 
 Two ways of committing are measured, each on a fresh store with the same mail:
 
@@ -11,7 +12,13 @@ Two ways of committing are measured, each on a fresh store with the same mail:
   group, as the daemon commits the messages of one IMAP fetch.
 
 CPU time (``time.process_time``) is the fair figure on a shared machine; wall time moves with
-everyone else's load.
+everyone else's load. ``--stages`` adds the CPU per message of each stage (a timer around each
+stage's call: ingest, detect, contact observe and history, the re-delivery check, the hold
+look-up, policy, effects; "rest" is the transaction, savepoints, commit and glue).
+
+``--corpus varied`` runs mail whose texts rarely repeat (bench/mailcorpus.py) instead of the
+benchmark mail, where many messages share a text; report it beside the benchmark figure, never
+instead of it.
 """
 
 from __future__ import annotations
@@ -22,7 +29,9 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -32,24 +41,81 @@ from gateway.pipeline import Pipeline  # noqa: E402
 from gateway.store.db import Database  # noqa: E402
 
 
-def run(raws: list[bytes], batch: int, detector: object) -> tuple[float, float, int, int]:
+STAGES = ("ingest", "detect", "contact observe", "contact history", "re-delivery check", "hold look-up",
+          "policy", "effects")
+
+
+def _timed(stages: dict[str, float], name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    clock = time.process_time
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        t0 = clock()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            stages[name] += clock() - t0
+
+    return wrapper
+
+
+def _instrument(pipeline: Pipeline, stages: dict[str, float]) -> None:
+    """Put a CPU timer around each stage's call (instance attributes shadow the methods)."""
+    targets = [(pipeline.detector, "detect", "detect"), (pipeline.tracker, "observe", "contact observe"),
+               (pipeline.tracker, "history", "contact history"), (pipeline.policy, "decide", "policy"),
+               (pipeline.effects, "recorded", "re-delivery check"), (pipeline.effects, "apply", "effects"),
+               (pipeline.effects.holds, "active_after_expiry", "hold look-up")]  # type: ignore[attr-defined]
+    for obj, attr, name in targets:
+        object.__setattr__(obj, attr, _timed(stages, name, getattr(obj, attr)))
+
+
+def rss_mb() -> float:
+    """The process's resident memory now (Linux /proc), else its peak."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run(raws: list[bytes], batch: int, detector: object,
+        stages: dict[str, float] | None = None, every: int = 0) -> tuple[float, float, int, int]:
     """Process ``raws`` on a fresh store; ``batch`` 1 means one commit per message. Returns CPU
-    seconds, wall seconds, messages tagged and commits."""
+    seconds, wall seconds, messages tagged and commits; ``stages`` (when given) gets the CPU
+    seconds of each stage."""
     with tempfile.TemporaryDirectory() as tmp:
         db = Database.open(Path(tmp) / "bench.db")
         pipeline = Pipeline.create(db, detector=detector)
+        read = ingest
+        if stages is not None:
+            stages.update(dict.fromkeys(STAGES, 0.0))
+            _instrument(pipeline, stages)
+            read = _timed(stages, "ingest", ingest)
         commits = [0]
         db.conn.set_trace_callback(lambda sql: commits.__setitem__(0, commits[0] + (sql == "COMMIT")))
         tagged = 0
         cpu0, wall0 = time.process_time(), time.perf_counter()
+        lap = [cpu0]
+
+        def laps(done: int, step: int) -> None:  # --every: RSS and CPU per message of each lap
+            if every and done // every != (done - step) // every:
+                now = time.process_time()
+                print(f"  {done:>9,} messages  RSS {rss_mb():7.1f} MB  lap CPU {(now - lap[0]) * 1000 / every:.2f} "
+                      "ms/message", flush=True)
+                lap[0] = now
+
         if batch <= 1:
-            for raw in raws:
-                result = pipeline.process(ingest(raw, source="bench"))
+            for n, raw in enumerate(raws, 1):
+                result = pipeline.process(read(raw, source="bench"))
                 tagged += bool(result.decision.categories)
+                laps(n, 1)
         else:
             for start in range(0, len(raws), batch):
-                messages = [ingest(raw, source="bench") for raw in raws[start : start + batch]]
+                messages = [read(raw, source="bench") for raw in raws[start : start + batch]]
                 tagged += sum(bool(r.decision.categories) for r in pipeline.process_many(messages))
+                laps(start + len(messages), len(messages))
         wall = time.perf_counter() - wall0
         cpu = time.process_time() - cpu0
         db.conn.set_trace_callback(None)
@@ -62,24 +128,36 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--batch", type=int, default=100, help="messages per commit in the batched run")
     parser.add_argument("--mode", choices=("both", "single", "batched"), default="both")
+    parser.add_argument("--stages", action="store_true", help="also print the CPU per message of each stage")
+    parser.add_argument("--corpus", choices=("benchmark", "varied"), default="benchmark",
+                        help="the benchmark mail (texts reused) or varied mail (texts rarely repeat)")
+    parser.add_argument("--every", type=int, default=0, metavar="N",
+                        help="print RSS and lap CPU every N messages (a memory-plateau run)")
     args = parser.parse_args()
 
     from gateway.detect import Detector
 
     detector = Detector.load()
-    raws = corpus(args.count)
+    raws = corpus(args.count, varied=args.corpus == "varied")
     size = sum(len(r) for r in raws)
-    print(f"messages           {args.count} ({size / 1e6:.1f} MB of mixed mail)")
+    print(f"messages           {args.count} ({size / 1e6:.1f} MB of mixed mail, {args.corpus} corpus)")
     modes = [("single", 1), ("batched", args.batch)]
     for name, batch in modes:
         if args.mode not in ("both", name):
             continue
         load = os.getloadavg()[0]
-        cpu, wall, tagged, commits = run(raws, batch, detector)
+        stages: dict[str, float] | None = {} if args.stages else None
+        if args.every:
+            print(f"\n[{name}] RSS before the run {rss_mb():.1f} MB")
+        cpu, wall, tagged, commits = run(raws, batch, detector, stages, args.every)
         label = "one commit per message" if batch <= 1 else f"one commit per {batch} messages"
         print(f"\n[{name}] {label}: {commits} commits, {tagged} messages tagged")
         print(f"  per core         {args.count / cpu:,.0f} messages/s (CPU time, {cpu * 1000 / args.count:.2f} ms/message)")
         print(f"  wall             {args.count / wall:,.0f} messages/s ({wall:.1f} s, one process, load average {load:.1f})")
+        if stages is not None:
+            rest = cpu - sum(stages.values())
+            print("  CPU ms/message   " + ", ".join(f"{k} {v * 1000 / args.count:.3f}" for k, v in stages.items())
+                  + f", rest {rest * 1000 / args.count:.3f}")
     print(f"\ncores available    {os.cpu_count()} (CPU time is the fair figure on a shared machine)")
     print(f"peak RSS           {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     return 0

@@ -3,6 +3,12 @@ replies, complaints and abuse, many customers writing more than once.
 
 Texts come from the public labeled sets in ../shared/data when present (airline complaints and
 abusive tweets), mixed with Japanese support lines; without that folder a built-in set is used.
+
+``corpus()`` is the benchmark mail: each text is taken whole from a pool of about 2,300 English
+texts and a few hundred Japanese sentence combinations, so many messages share a text with dozens of
+others (near-duplicate campaign candidates for the contact stage). ``corpus(..., varied=True)``
+builds each message from two or three sentences of different texts with its own order number and
+product, as mixed support mail is: texts rarely repeat. Same seed, same mail, either way.
 """
 
 from __future__ import annotations
@@ -55,10 +61,13 @@ def _texts() -> list[str]:
     return texts or list(BUILTIN_EN)
 
 
-def corpus(count: int, *, seed: int = 7, customers: int = 400) -> list[bytes]:
-    """``count`` raw messages; the same seed gives the same mail."""
+def corpus(count: int, *, seed: int = 7, customers: int = 400, varied: bool = False) -> list[bytes]:
+    """``count`` raw messages; the same seed gives the same mail. ``varied``: texts assembled per
+    message (see the module docstring) instead of reused whole."""
     rng = random.Random(seed)
     english = _texts()
+    if varied:
+        english = _Assembled(english, rng)
     start = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
     out: list[bytes] = []
     for n in range(count):
@@ -70,7 +79,7 @@ def corpus(count: int, *, seed: int = 7, customers: int = 400) -> list[bytes]:
         msg["Date"] = format_datetime(start + timedelta(seconds=37 * n))
         shape = n % 10
         if shape in (0, 1, 2):  # Japanese
-            text = _japanese(rng)
+            text = _japanese(rng, varied=varied)
             msg["Subject"] = f"ご注文 {1000 + customer} について"
             msg.set_content(text, charset="iso-2022-jp" if shape == 0 else "utf-8")
         elif shape == 3:  # HTML only
@@ -93,10 +102,49 @@ def corpus(count: int, *, seed: int = 7, customers: int = 400) -> list[bytes]:
     return out
 
 
-def _japanese(rng: random.Random) -> str:
+def _japanese(rng: random.Random, *, varied: bool = False) -> str:
     body = rng.choice(JA_BODY).format(d=rng.randint(1, 28), p=rng.choice(PRODUCTS), n=rng.randint(2, 90) * 100,
                                       o=rng.randint(100000, 999999))
+    if varied:
+        more = rng.choice(JA_BODY).format(d=rng.randint(1, 28), p=rng.choice(PRODUCTS),
+                                          n=rng.randint(2, 90) * 100, o=rng.randint(100000, 999999))
+        detail = rng.choice(JA_DETAIL).format(o=rng.randint(100000, 999999), m=rng.randint(1, 12),
+                                              d=rng.randint(1, 28), c=rng.choice(COLOURS))
+        parts = [body, more, detail]
+        rng.shuffle(parts)
+        return rng.choice(JA_OPEN) + "".join(parts) + rng.choice(JA_CLOSE)
     return rng.choice(JA_OPEN) + body + rng.choice(JA_CLOSE)
+
+
+JA_DETAIL = ["注文番号は{o}です。", "{m}月{d}日に購入しました。", "色は{c}を選びました。", "問い合わせ番号{o}の件です。",
+             "{m}月{d}日の夕方に電話しました。", "{c}のモデルです。"]
+COLOURS = ["黒", "白", "赤", "青", "シルバー", "ゴールド", "グリーン"]
+EN_DETAIL = ["My order number is {o}.", "I bought the {c} {p} on {m}/{d}.", "Reference {o}.",
+             "I called on {m}/{d} about the {p}.", "It is the {c} model."]
+EN_PRODUCTS = ["kettle", "vacuum", "smartwatch", "headphones", "rice cooker", "printer", "camera", "blender"]
+EN_COLOURS = ["black", "white", "red", "blue", "silver", "gold", "green"]
+
+
+class _Assembled:
+    """Stands in for the list of English texts: each ``rng.choice`` of it assembles a new text from
+    sentences of two or three texts and a detail of its own."""
+
+    def __init__(self, texts: list[str], rng: random.Random) -> None:
+        self.sentences = [s.strip() for t in texts for s in t.replace("!", ".").replace("?", ".").split(".")
+                          if len(s.strip()) > 12]
+        self.rng = rng
+
+    def __len__(self) -> int:
+        return len(self.sentences)
+
+    def __getitem__(self, index: int) -> str:
+        rng = self.rng
+        picked = [rng.choice(self.sentences) + "." for _ in range(rng.randint(2, 3))]
+        picked.append(rng.choice(EN_DETAIL).format(o=rng.randint(100000, 999999), m=rng.randint(1, 12),
+                                                   d=rng.randint(1, 28), c=rng.choice(EN_COLOURS),
+                                                   p=rng.choice(EN_PRODUCTS)))
+        rng.shuffle(picked)
+        return " ".join(picked)
 
 
 def _html(text: str) -> str:
