@@ -118,6 +118,13 @@ class HoldEvent:
                 "from_state": self.from_state, "to_state": self.to_state, "reason": self.reason}
 
 
+#: The most evidence (characters of JSON: 25 to 100 findings) a hold row keeps. A customer who goes
+#: on writing under an open hold adds every message's id to the hold, and every message's evidence
+#: to the audit log, but the row stops growing: reading and rewriting it stays cheap however long
+#: the conduct goes on.
+HOLD_EVIDENCE_CHARS = 64 * 1024
+
+
 @dataclass
 class Hold:
     """A hold and its current state. ``evidence`` is a list of JSON objects (findings with their
@@ -315,12 +322,30 @@ class HoldStore:
     def _add_evidence(c: sqlite3.Connection, row: sqlite3.Row, evidence: list[dict[str, Any]],
                       message_id: str, categories: list[str], now: datetime) -> None:
         ids = json.loads(row["message_ids"])
-        if message_id and message_id not in ids:
+        fresh = bool(message_id) and message_id not in ids
+        if fresh:
             ids.append(message_id)
-        merged = json.loads(row["evidence"]) + [e for e in evidence if e not in json.loads(row["evidence"])]
+        stored: str = row["evidence"]
+        if len(stored) >= HOLD_EVIDENCE_CHARS:
+            # Full: the hold keeps the evidence that built it; this message's id is added above,
+            # and its evidence is in the audit log's hold.evidence entry (written by the caller).
+            merged = stored
+        elif fresh and all(e.get("message_id") == message_id for e in evidence):
+            # A new message's evidence (each item names its message) cannot already be stored:
+            # append its items to the stored JSON text without decoding what is there, which grows
+            # with every message of a held customer. The text is what json.dumps of the merged
+            # list gives.
+            new: list[dict[str, Any]] = []
+            for e in evidence:
+                if e not in new:
+                    new.append(e)
+            merged = _json_append(stored, new)
+        else:
+            old = json.loads(stored)
+            merged = json.dumps(old + [e for e in evidence if e not in old], ensure_ascii=False)
         cats = sorted(set(json.loads(row["categories"])) | set(categories))
         c.execute("UPDATE holds SET evidence = ?, message_ids = ?, categories = ?, updated_at = ? WHERE id = ?",
-                  (json.dumps(merged, ensure_ascii=False), json.dumps(ids), json.dumps(cats), iso(now), row["id"]))
+                  (merged, json.dumps(ids), json.dumps(cats), iso(now), row["id"]))
 
     # -- transitions ----------------------------------------------------------------------------
 
@@ -482,6 +507,18 @@ class HoldStore:
         hold = _hold(row)
         hold.events = _events(c.execute("SELECT * FROM hold_events WHERE hold_id = ? ORDER BY id", (hold_id,)))
         return hold
+
+
+def _json_append(stored: str, items: list[dict[str, Any]]) -> str:
+    """``json.dumps(json.loads(stored) + items, ensure_ascii=False)`` for a stored JSON list, without
+    decoding ``stored`` (json.dumps separates list items with ", ")."""
+    if not items:
+        return stored
+    tail = json.dumps(items, ensure_ascii=False)
+    body = stored.rstrip()
+    if body == "[]":
+        return tail
+    return body[:-1] + ", " + tail[1:]
 
 
 def _events(rows: Any) -> list[HoldEvent]:
