@@ -185,14 +185,8 @@ class MemoryMessageStore:
         return len(rows), (rows[-1] if rows else None)
 
     def iter_bands(self, chunk: int = 65536) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        rows = [r for r in self._rows if r.bands]
-        for i in range(0, len(rows), chunk):
-            part = rows[i : i + chunk]
-            width = len(part[0].bands or b"") // 4
-            part = [r for r in part if len(r.bands or b"") == width * 4]
-            seqs = np.fromiter((r.seq for r in part), dtype=np.int64, count=len(part))
-            keys = np.frombuffer(b"".join(r.bands or b"" for r in part), dtype="<u4").reshape(len(part), width)
-            yield seqs, keys.astype(np.uint32)
+        for seqs, keys, _received in self.iter_recent_bands(-(1 << 62), chunk):
+            yield seqs, keys
 
     def customers(self) -> list[str]:
         keys = {self.resolve_customer(r.customer) for r in self._rows} | set(self._links.values())

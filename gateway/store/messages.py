@@ -626,18 +626,7 @@ class SqliteMessageStore:
         return (int(row["n"]) if row else 0), (_row(last) if last else None)
 
     def iter_bands(self, chunk: int = 65536) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        last = 0
-        while True:
-            rows = self.db.query(
-                "SELECT seq, bands FROM messages WHERE seq > ? AND bands IS NOT NULL ORDER BY seq LIMIT ?", (last, chunk)
-            )
-            if not rows:
-                return
-            last = rows[-1][0]
-            width = len(rows[0][1]) // 4
-            rows = [r for r in rows if len(r[1]) == width * 4]
-            seqs = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            keys = np.frombuffer(b"".join(r[1] for r in rows), dtype="<u4").reshape(len(rows), width).astype(np.uint32)
+        for seqs, keys, _received in self.iter_recent_bands(-(1 << 62), chunk):
             yield seqs, keys
 
     def customers(self) -> list[str]:
