@@ -23,6 +23,7 @@ Customer keys are the canonical keys of the contact store (``MessageStore.resolv
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from dataclasses import dataclass, field
@@ -139,7 +140,9 @@ class Hold:
     reason: str
     rule: str
     categories: list[str]
-    evidence: list[dict[str, Any]]
+    #: the stored evidence JSON; ``evidence`` decodes it when first read (looking up which holds
+    #: cover a message, done for every message, never needs it)
+    evidence_json: str = field(repr=False)
     message_ids: list[str]
     expiry_days: int | None
     expires_at: datetime | None
@@ -153,6 +156,11 @@ class Hold:
     closed_by: str | None = None
     close_reason: str | None = None
     events: list[HoldEvent] = field(default_factory=list)
+
+    @functools.cached_property
+    def evidence(self) -> list[dict[str, Any]]:
+        """Findings with their evidence spans and the message each came from."""
+        return json.loads(self.evidence_json)  # type: ignore[no-any-return]
 
     @property
     def is_open(self) -> bool:
@@ -530,7 +538,7 @@ def _hold(row: sqlite3.Row) -> Hold:
     return Hold(
         id=row["id"], customer=row["customer"], scope=row["scope"], thread=row["thread"], source=row["source"],
         state=row["state"], reason=row["reason"], rule=row["rule"], categories=json.loads(row["categories"]),
-        evidence=json.loads(row["evidence"]), message_ids=json.loads(row["message_ids"]),
+        evidence_json=row["evidence"], message_ids=json.loads(row["message_ids"]),
         expiry_days=row["expiry_days"], expires_at=parse_iso(row["expires_at"]),
         created_at=parse_iso(row["created_at"]), created_by=row["created_by"],  # type: ignore[arg-type]
         updated_at=parse_iso(row["updated_at"]),  # type: ignore[arg-type]
