@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Iterable
 
+from gateway.detect.parsing import class_end
+
 #: Characters that carry no visible content and are used to split words invisibly.
 _INVISIBLE = {
     0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x200B, 0x200C, 0x200D,
@@ -393,7 +395,7 @@ def fold_pattern_kana(pattern: str) -> str:
             i += 2
             continue
         if c == "[":
-            j = _class_end(pattern, i)
+            j = class_end(pattern, i)
             out.append(pattern[i:j])
             i = j
             continue
@@ -433,18 +435,6 @@ def fold_pattern_kana(pattern: str) -> str:
             out.append(c + ("*" if quant in ("*", "+") else "?"))
         i = end
     return "".join(out)
-
-
-def _class_end(pattern: str, start: int) -> int:
-    """Index just past the character class opening at ``start``."""
-    j = start + 1
-    if j < len(pattern) and pattern[j] == "^":
-        j += 1
-    if j < len(pattern) and pattern[j] == "]":
-        j += 1
-    while j < len(pattern) and pattern[j] != "]":
-        j += 2 if pattern[j] == "\\" else 1
-    return min(j + 1, len(pattern))
 
 
 def _literal_before(pattern: str, i: int) -> "str | None":

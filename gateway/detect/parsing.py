@@ -53,7 +53,7 @@ def is_group(regex: str) -> bool:
             i += 2
             continue
         if c == "[":
-            i = _class_end(regex, i)
+            i = class_end(regex, i)
             continue
         if c == "(":
             depth += 1
@@ -65,7 +65,8 @@ def is_group(regex: str) -> bool:
     return depth == 0
 
 
-def _class_end(regex: str, start: int) -> int:
+def class_end(regex: str, start: int) -> int:
+    """Index just past the character class opening at ``start`` (at most ``len(regex)``)."""
     j = start + 1
     if j < len(regex) and regex[j] == "^":
         j += 1
@@ -73,7 +74,7 @@ def _class_end(regex: str, start: int) -> int:
         j += 1
     while j < len(regex) and regex[j] != "]":
         j += 2 if regex[j] == "\\" else 1
-    return j + 1
+    return min(j + 1, len(regex))
 
 
 class SlotParser:
