@@ -31,13 +31,6 @@ HELD = "c3@example.org"
 SECRET_BODY = "zebra-umbrella-4711"  # appears in every body; must never appear in the logs
 
 
-@pytest.fixture
-def dovecot():
-    server = Dovecot.start()
-    yield server
-    server.stop()
-
-
 def write_config(tmp: Path, server: Dovecot, console_port: int) -> Path:
     config = {
         "store": {"path": "gateway.db"},

@@ -24,13 +24,6 @@ ABUSE = "You are a useless idiot and your company is a joke."
 THREAT = "If you don't refund me today you'll regret this. I know where your office is."
 
 
-@pytest.fixture
-def dovecot():
-    server = Dovecot.start()
-    yield server
-    server.stop()
-
-
 def test_real_pipeline_end_to_end_from_mailbox_to_threaded_reply(dovecot: Dovecot, smtpd, tmp_path: Path) -> None:
     handler, smtp_port = smtpd
     dovecot.append([

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bench.mailcorpus import corpus
@@ -11,13 +9,6 @@ from gateway.mail.fetch import uid_fetch
 from tests.integration.dovecot import Dovecot
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def dovecot(tmp_path: Path):
-    server = Dovecot.start()
-    yield server
-    server.stop()
 
 
 def test_flags_sizes_and_bodies_read_as_imapclient_reads_them(dovecot: Dovecot) -> None:

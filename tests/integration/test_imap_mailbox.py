@@ -26,13 +26,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def dovecot(tmp_path: Path):
-    server = Dovecot.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def dovecot_plain(tmp_path: Path):
     """A server that advertises neither IDLE nor MOVE: the daemon must poll and COPY+EXPUNGE."""
     server = Dovecot.start(capabilities_off=("IDLE", "MOVE"))

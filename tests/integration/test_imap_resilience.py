@@ -19,13 +19,6 @@ pytestmark = pytest.mark.integration
 COUNT = 120
 
 
-@pytest.fixture
-def dovecot():
-    server = Dovecot.start()
-    yield server
-    server.stop()
-
-
 def test_connection_cut_mid_fetch_is_survived_with_nothing_lost(dovecot: Dovecot, tmp_path: Path) -> None:
     dovecot.append([customer_mail(i, sender=f"c{i % 5}@example.org", body=("idiot " if i % 4 == 0 else "") + "x" * 600)
                     for i in range(COUNT)])
