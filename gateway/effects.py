@@ -418,13 +418,14 @@ def short_reference(message_id: str) -> str:
 
 
 def _finding_evidence(f: Finding) -> dict[str, Any]:
-    return {"category": f.category, "severity": f.severity.label, "score": round(f.score, 4), "rule": f.rule,
-            "reason": f.reason, "evidence": [e.to_json() for e in f.evidence], "related": list(f.related)}
+    """What a hold and the audit keep of a finding: its category, severity, score, rule, reason,
+    evidence spans and related messages."""
+    return _evidence_of(f.to_json())
 
 
 def _evidence_of(found: dict[str, Any]) -> dict[str, Any]:
-    """``_finding_evidence(f)`` from ``f.to_json()`` (same keys and values; the audit's canonical
-    JSON sorts the keys, so their order does not matter there)."""
+    """``_finding_evidence`` from a finding already turned into JSON data (``f.to_json()``), so the
+    decision row and the audit entry share one conversion."""
     return {"category": found["category"], "severity": found["severity"], "score": found["score"],
             "rule": found["rule"], "reason": found["reason"], "evidence": found["evidence"],
             "related": found.get("related", [])}
