@@ -166,3 +166,17 @@ def test_rules_files_read_the_same_with_libyaml_and_without(monkeypatch: pytest.
     fast = [dump(yamlfile.load(p)) for p in files]
     monkeypatch.setattr(yamlfile, "_LOADER", yaml.SafeLoader)
     assert [dump(yamlfile.load(p)) for p in files] == fast
+
+
+def test_warm_compiles_every_pattern_and_changes_no_finding() -> None:
+    from gateway.detect import Detector
+    from gateway.ingest import message_from_text
+
+    detector = Detector.load()
+    texts = ["You idiot, I will find where you live.", "この役立たず！土下座しろ", "The router is broken again."]
+    before = [[f.to_json() for f in detector.detect(message_from_text(str(i), t))] for i, t in enumerate(texts)]
+    count = detector.warm()
+    assert count == sum(len(rule.patterns.regexes) for rule in detector.rules) > 0
+    assert all(None not in rule.patterns._compiled for rule in detector.rules)
+    after = [[f.to_json() for f in detector.detect(message_from_text(str(i), t))] for i, t in enumerate(texts)]
+    assert after == before and any(before)
