@@ -70,6 +70,15 @@ class Quarantine:
         rows = self.db.query(sql + (" WHERE source = ?" if source else "") + " ORDER BY id", (source,) if source else ())
         return [QuarantinedItem(r["id"], r["source"], r["location"], r["reason"], r["size"], r["recorded_at"]) for r in rows]
 
+    def get(self, item_id: int) -> tuple[QuarantinedItem, str, bytes | None] | None:
+        """One item with its SHA-256 and its raw bytes (``None`` once retention purged them, or
+        when the message was too large to fetch)."""
+        r = self.db.query_one("SELECT * FROM quarantine WHERE id = ?", (item_id,))
+        if r is None:
+            return None
+        item = QuarantinedItem(r["id"], r["source"], r["location"], r["reason"], r["size"], r["recorded_at"])
+        return item, r["sha256"], r["raw"]
+
     def purge_raw(self, older_than: datetime) -> int:
         """Drop the raw bytes of items recorded before ``older_than`` (retention); the record and
         its reason stay. Returns how many were purged."""

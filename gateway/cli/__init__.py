@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "drafts",
     "audit",
     "case",
+    "quarantine",
     "console",
 )
 
