@@ -288,6 +288,25 @@ def wire_acknowledgments(db: Database, pipeline: Any, outbox: Any, process: Call
     return acknowledging(process, queue)
 
 
+class AckRecords:
+    """The acknowledgments table read on its own (the console's customer page): no policy,
+    templates or clock needed to show what was sent."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.migrate()
+
+    def for_customer(self, keys: Iterable[str]) -> list[Ack]:
+        """Every acknowledgment to any of a customer's keys (linked addresses), newest first."""
+        keys = list(keys)
+        if not keys:
+            return []
+        marks = ", ".join("?" * len(keys))
+        return [_ack(r) for r in self.db.query(
+            f"SELECT * FROM acknowledgments WHERE customer IN ({marks}) ORDER BY created_at DESC, message_id DESC",
+            tuple(keys))]
+
+
 def _reference(message_id: str) -> str:
     from gateway.effects import short_reference
 
@@ -304,5 +323,5 @@ def _ack(row: sqlite3.Row) -> Ack:
     )
 
 
-__all__ = ["Ack", "AckQueue", "acknowledging", "normalise_addresses", "reply_address",
+__all__ = ["Ack", "AckQueue", "AckRecords", "acknowledging", "normalise_addresses", "reply_address",
            "wire_acknowledgments"]

@@ -234,6 +234,12 @@ def _messages(request: Request) -> Any:
     return _state(request).store("messages", SqliteMessageStore)
 
 
+def _acks(request: Request) -> Any:
+    from gateway.mail.acknowledge import AckRecords
+
+    return _state(request).store("acknowledgments", AckRecords)
+
+
 def _message_view(request: Request, message_id: str, evidence: list[Any] = ()) -> dict[str, Any]:  # type: ignore[assignment]
     """A message as the templates show it: its text with the evidence masked, or — once the text
     has passed its retention period — the evidence spans masked on their own."""
@@ -430,12 +436,14 @@ def customer_page(request: Request, user: Principal, form: FormData | None) -> R
     stored = messages_store.customer_messages(canonical)
     holds = _holds(request).for_customer(canonical)
     drafts = _drafts(request).for_customer(canonical)
-    if not stored and not holds and not drafts:
+    keys = messages_store.customer_keys(canonical)
+    acks = _acks(request).for_customer(keys)
+    if not stored and not holds and not drafts and not acks:
         raise HTTPException(404, "No messages, holds or drafts are stored for this customer.")
     messages = [_message_view(request, m.id) for m in reversed(stored[-50:])]
     return render(request, "customer.html", user, section="", customer=canonical,
-                  keys=messages_store.customer_keys(canonical), messages=messages, total=len(stored),
-                  counts=messages_store.finding_counts(canonical), holds=holds, drafts=drafts,
+                  keys=keys, messages=messages, total=len(stored),
+                  counts=messages_store.finding_counts(canonical), holds=holds, drafts=drafts, acks=acks,
                   history=_timeline(request, canonical))
 
 

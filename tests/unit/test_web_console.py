@@ -440,3 +440,45 @@ def test_audit_page_pages_back_through_older_entries(app, db, seeded):
     assert "entry number 4<" in second and f"entry number {AUDIT_PAGE + 4}<" not in second
     assert f"Showing {total - AUDIT_PAGE} of {total} entries" in second and 'id="audit-older"' not in second
     assert 'id="audit-newest"' in second
+
+
+def test_customer_page_lists_the_automatic_acknowledgments_sent_to_any_of_their_addresses(app, db):
+    from datetime import datetime, timezone
+
+    from gateway.mail.acknowledge import AckQueue
+    from gateway.model import Decision, Message
+    from gateway.policy.schema import AckSettings, Organization
+    from gateway.resources import rules_dir
+    from gateway.store.messages import SqliteMessageStore
+    from tests.web_seed import CUSTOMER
+
+    when = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
+    queue = AckQueue(db, AckSettings(enabled=True), templates_dir=rules_dir() / "templates",
+                     organization=Organization(name="Acme Support"), clock=lambda: when)
+    held = Message(id="<held@example.com>", text="Where is my refund?", subject="Refund", sender=CUSTOMER,
+                   sender_address=CUSTOMER, received_at=when, source="support")
+    assert queue.consider(held, Decision(held.id, tags=["hg_hold"], held=True)) == ""
+    queue.finish(held.id, "sent", "250 OK")
+    # a second address linked to the customer, whose acknowledgment failed
+    SqliteMessageStore(db).link_customers(CUSTOMER, "angry.alt@example.com")
+    other = Message(id="<held2@example.com>", text="Again: where is my refund?", subject="Refund 2",
+                    sender="angry.alt@example.com", sender_address="angry.alt@example.com", received_at=when, source="support")
+    assert queue.consider(other, Decision(other.id, tags=["hg_hold"], held=True)) == ""
+    queue.finish(other.id, "failed", "550 mailbox unavailable")
+
+    client = TestClient(app)
+    login(client, "kim", LEAD_PASSWORD)
+    html = client.get("/customers/angry%40example.com").text
+    card = html[html.index("Automatic acknowledgments"):html.index("Contact timeline")]
+    assert card.count('class="pill sent"') == 1 and card.count('class="pill failed"') == 1
+    assert "Re: Refund" in card and "to angry.alt@example.com" in card and "550 mailbox unavailable" in card
+    assert "250 OK" not in card  # the detail is shown only when it explains a failure
+    assert "Acme Support" in card  # the body as sent, in its details element
+
+
+def test_customer_page_says_when_no_acknowledgment_was_sent(app):
+    client = TestClient(app)
+    login(client, "ash", AGENT_PASSWORD)
+    html = client.get("/customers/angry%40example.com").text
+    card = html[html.index("Automatic acknowledgments"):html.index("Contact timeline")]
+    assert "None sent." in card
