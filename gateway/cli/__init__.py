@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "audit",
     "case",
     "quarantine",
+    "backup",
     "console",
 )
 
