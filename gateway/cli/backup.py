@@ -35,6 +35,10 @@ def backup(source: Path, dest: Path) -> dict[str, object]:
     if dest.exists():
         raise GatewayError(f"{dest} exists already; choose another file")
     partial = dest.with_name(dest.name + ".partial")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GatewayError(f"cannot create {dest.parent}: {exc.strerror or exc}") from None
     partial.unlink(missing_ok=True)
     try:
         try:

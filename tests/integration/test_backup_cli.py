@@ -31,8 +31,7 @@ def filled_store(path: Path, count: int) -> None:
 
 def test_a_backup_taken_while_another_connection_writes_is_complete_consistent_and_checked(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    store, dest = tmp_path / "gateway.db", tmp_path / "backups" / "gateway-1.db"
-    dest.parent.mkdir()
+    store, dest = tmp_path / "gateway.db", tmp_path / "backups" / "gateway-1.db"  # the directory is created
     filled_store(store, 60)
 
     stop = threading.Event()
