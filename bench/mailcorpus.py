@@ -62,7 +62,7 @@ def _texts() -> list[str]:
 
 
 def corpus(count: int, *, seed: int = 7, customers: int = 400, varied: bool = False) -> list[bytes]:
-    """``count`` raw messages; the same seed gives the same mail. ``varied``: texts assembled per
+    """``count`` raw messages; the same seed gives the same bytes. ``varied``: texts assembled per
     message (see the module docstring) instead of reused whole."""
     rng = random.Random(seed)
     english = _texts()
@@ -98,6 +98,7 @@ def corpus(count: int, *, seed: int = 7, customers: int = 400, varied: bool = Fa
             msg.set_content(text + "\n\n-- \nSent from my phone\n")
             if shape == 9:
                 msg.add_alternative(f"<p>{_html(text)}</p>", subtype="html")
+                msg.set_boundary(f"=_bench-{seed}-{n}")  # (the library's default is random)
         out.append(bytes(msg))
     return out
 
