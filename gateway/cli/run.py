@@ -1,4 +1,6 @@
-"""``harassment-gateway run [--config FILE] [--once] [--quiet]``: the daemon.
+"""``harassment-gateway run [--config FILE] [--once] [--quiet] [--check]``: the daemon.
+
+``--check`` runs the daemon's start-up checks without starting it (gateway/configcheck.py).
 
 Without ``--config`` it runs on the embedded defaults (sample Maildir copied to ./hg-mail, store
 ./gateway.db, console on 127.0.0.1:8080), so a new user sees the whole flow at once. With no
@@ -32,6 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--once", action="store_true",
                    help="process what is waiting, print a summary, then exit (console not started)")
     p.add_argument("--quiet", action="store_true", help="no summary on stdout after --once (for cron)")
+    p.add_argument("--check", action="store_true",
+                   help="check the config, secrets, console users, helpdesks, policy and rules as the daemon "
+                   "would at start, report every problem, and exit (0: ready to start) without reading mail")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                    help="log level of the JSON logs on stderr (default INFO)")
     p.set_defaults(func=run)
@@ -44,11 +49,28 @@ def run(args: argparse.Namespace) -> int:
 
     setup_logging(args.log_level)
     config = load_config(Path(args.config)) if args.config else default_config()
+    if args.check:
+        return _check(config, args.config or "the embedded defaults")
     started = datetime.now(timezone.utc)
     status = run_daemon(config, once=args.once, announce=_say)
     if args.once and not args.quiet:
         _say(_summary(config, started))
     return status
+
+
+def _check(config: "Config", name: str) -> int:
+    from gateway.configcheck import check_config
+
+    report = check_config(config)
+    for line in report.lines:
+        _say(line)
+    if report.ok:
+        _say(f"\n{name}: ready to start")
+        return 0
+    for problem in report.problems:
+        print(f"harassment-gateway: error: {problem}", file=sys.stderr)
+    _say(f"\n{name}: {len(report.problems)} problem(s); the daemon would not start")
+    return 2
 
 
 def _say(line: str) -> None:
