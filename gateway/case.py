@@ -63,6 +63,11 @@ def build_case(db: Database, customer: str, *, now: datetime | None = None) -> d
     if not decisions and not stored and not any(holds_store.for_customer(k) for k in keys):
         raise CaseError(f"no messages, decisions or holds for customer {customer!r} in {db.path}")
 
+    from gateway.disputes import Disputes
+
+    disputed: dict[str, list[dict[str, Any]]] = {}
+    for dispute in Disputes(db).list(customer):
+        disputed.setdefault(dispute.message_id, []).append(dispute.to_json())
     messages: list[dict[str, Any]] = []
     for mid in set(decisions) | set(stored):
         d = decisions.get(mid)
@@ -84,6 +89,7 @@ def build_case(db: Database, customer: str, *, now: datetime | None = None) -> d
             "text_sha256": d.text_sha256 if d else (hashlib.sha256(text.encode("utf-8")).hexdigest() if text else ""),
             "content_hash": (d.content_hash if d and d.content_hash else s.content_hash if s else ""),
             "findings": findings,
+            "disputes": disputed.get(mid, []),
             "decision": d.decision if d else None,
             "effects": d.report.to_json() if d else None,
         })
@@ -99,7 +105,8 @@ def build_case(db: Database, customer: str, *, now: datetime | None = None) -> d
 
     counts: dict[str, int] = {}
     for m in messages:
-        for c in sorted({f["category"] for f in m["findings"]}):
+        withdrawn = {x["category"] for x in m["disputes"]}
+        for c in sorted({f["category"] for f in m["findings"]} - withdrawn):
             counts[c] = counts.get(c, 0) + 1
     return {
         "format": "harassment-gateway case file",
@@ -113,7 +120,8 @@ def build_case(db: Database, customer: str, *, now: datetime | None = None) -> d
             "first_contact": messages[0]["received_at"] if messages else None,
             "last_contact": messages[-1]["received_at"] if messages else None,
             "messages_with_findings": sum(1 for m in messages if m["findings"]),
-            "messages_by_category": counts,
+            "messages_by_category": counts,  # disputed categories left out (they are listed per message)
+            "disputed_tags": sum(len(m["disputes"]) for m in messages),
             "holds": len(holds),
             "active_holds": sum(1 for h in holds if h["state"] == "active"),
             "drafts": len(drafts),
@@ -218,7 +226,7 @@ Customer keys: {% for k in case.customer_keys %}<code>{{ k }}</code>{{ ", " if n
 <table>
 <tr><th>Messages</th><td>{{ case.summary.messages }} ({{ case.summary.messages_with_findings }} with findings)</td></tr>
 <tr><th>First / last contact</th><td>{{ case.summary.first_contact or "-" }} / {{ case.summary.last_contact or "-" }}</td></tr>
-<tr><th>Messages by category</th><td>{% for c, n in case.summary.messages_by_category.items() %}<span class="tag">{{ c }}</span>{{ n }} {% else %}none{% endfor %}</td></tr>
+<tr><th>Messages by category</th><td>{% for c, n in case.summary.messages_by_category.items() %}<span class="tag">{{ c }}</span>{{ n }} {% else %}none{% endfor %}{% if case.summary.disputed_tags %} <span class="meta">({{ case.summary.disputed_tags }} disputed tag{{ "s" if case.summary.disputed_tags != 1 }} not counted)</span>{% endif %}</td></tr>
 <tr><th>Holds</th><td>{{ case.summary.holds }} ({{ case.summary.active_holds }} active)</td></tr>
 <tr><th>Drafts / escalations</th><td>{{ case.summary.drafts }} / {{ case.summary.escalations }}</td></tr>
 </table>
@@ -255,6 +263,8 @@ Messages: {% for m in h.message_ids %}<code>{{ m }}</code>{{ ", " if not loop.la
 <td>{{ f.rule }}<br><span class="meta">{{ f.reason }}</span></td></tr>
 {% endfor %}</table>
 {% endif %}
+{% for x in m.disputes %}<p class="meta"><strong>Disputed:</strong> {{ x.category }}, by {{ x.actor }} at {{ x.created_at }}: {{ x.reason }}. Not counted in this customer's record since.</p>
+{% endfor %}
 {% if m.decision %}
 <div class="meta">Decision: {% for t in m.decision.tags %}<span class="tag">{{ t }}</span>{% endfor %}
 {% if m.decision.actions %} actions: {% for a in m.decision.actions %}{{ a.type }}{% if a.mode %} ({{ a.mode }}{% if a.scope %}, {{ a.scope }}{% endif %}){% endif %}{{ ", " if not loop.last }}{% endfor %}.{% endif %}

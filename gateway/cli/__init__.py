@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "drafts",
     "audit",
     "case",
+    "disputes",
     "quarantine",
     "backup",
     "console",

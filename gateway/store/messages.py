@@ -434,6 +434,12 @@ class SqliteMessageStore:
                     )
             return ca
 
+    def forget_cached(self) -> None:
+        """Drop what this Database's cache holds (rows, counts), after a write made outside this
+        store's own methods on the same connection (a dispute withdrawing categories)."""
+        with self.db._lock:
+            self._cache.clear()
+
     def purge_text(self, older_than: datetime) -> int:
         with self.db._lock:
             self._cache.clear()  # cached rows still hold the text

@@ -40,8 +40,8 @@ __all__ = [
 
 #: The roles a console user can have, and what each may do.
 ROLES: dict[str, frozenset[str]] = {
-    "agent": frozenset({"drafts"}),
-    "lead": frozenset({"drafts", "holds", "audit"}),
+    "agent": frozenset({"drafts", "disputes"}),
+    "lead": frozenset({"drafts", "disputes", "holds", "audit"}),
 }
 
 # OWASP lists N=2^17, r=8, p=1 (128 MiB) as its scrypt baseline; 2^15 (32 MiB, about 0.3 s per
@@ -65,7 +65,7 @@ class Principal:
     role: str
 
     def can(self, permission: str) -> bool:
-        """True when the user's role grants ``permission`` (``drafts``, ``holds``, ``audit``)."""
+        """True when the user's role grants ``permission`` (``drafts``, ``disputes``, ``holds``, ``audit``)."""
         return permission in ROLES.get(self.role, frozenset())
 
     @property

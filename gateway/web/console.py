@@ -240,6 +240,12 @@ def _acks(request: Request) -> Any:
     return _state(request).store("acknowledgments", AckRecords)
 
 
+def _disputes(request: Request) -> Any:
+    from gateway.disputes import Disputes
+
+    return _state(request).store("disputes", Disputes)
+
+
 def _message_view(request: Request, message_id: str, evidence: list[Any] = ()) -> dict[str, Any]:  # type: ignore[assignment]
     """A message as the templates show it: its text with the evidence masked, or — once the text
     has passed its retention period — the evidence spans masked on their own."""
@@ -252,12 +258,17 @@ def _message_view(request: Request, message_id: str, evidence: list[Any] = ()) -
         segs = []
         for span in spans:
             segs += segments(span.text, [span]) + [Segment("\n")]
+    categories = stored.categories if stored is not None else []
+    disputed = {d.category: d for d in _disputes(request).for_message(message_id)} if categories else {}
     return {
         "id": message_id,
         "subject": (stored.subject or "") if stored is not None else "",
         "received_at": stored.received_at if stored is not None else None,
         "source": stored.source if stored is not None else "",
-        "categories": stored.categories if stored is not None else [],
+        "categories": categories,
+        "disputed": disputed,  # category -> Dispute: withdrawn by an agent or lead
+        "standing": [c for c in categories if c not in disputed],
+        "customer": stored.customer if stored is not None else "",
         "segments": segs,
         "has_text": bool(text),
     }
@@ -265,6 +276,7 @@ def _message_view(request: Request, message_id: str, evidence: list[Any] = ()) -
 
 def _timeline(request: Request, customer: str, highlight: set[str] | None = None) -> list[dict[str, Any]]:
     """The customer's contact history (every linked address), oldest first, for the side panel."""
+    disputed = {(d.message_id, d.category) for d in _disputes(request).list(customer)}
     return [
         {
             "id": m.id,
@@ -272,6 +284,7 @@ def _timeline(request: Request, customer: str, highlight: set[str] | None = None
             "subject": m.subject or "",
             "source": m.source,
             "categories": m.categories,
+            "disputed": [c for c in m.categories if (m.id, c) in disputed],
             "this": m.id in (highlight or set()),
         }
         for m in _messages(request).customer_messages(customer)
@@ -447,6 +460,29 @@ def customer_page(request: Request, user: Principal, form: FormData | None) -> R
                   history=_timeline(request, canonical))
 
 
+@page("disputes")
+def dispute_action(request: Request, user: Principal, form: FormData | None) -> Response:
+    from gateway.disputes import DisputeError
+
+    message_id = _form_text(form, "message_id", limit=1000)
+    category = _form_text(form, "category", limit=100).strip()
+    reason = _form_text(form, "reason", limit=MAX_REASON).strip()
+    stored = _messages(request).get(message_id) if message_id else None
+    if stored is None:
+        raise HTTPException(404, "No such message is stored.")
+    back = "/customers/" + quote(_messages(request).resolve_customer(stored.customer), safe="@")
+    try:
+        done = _disputes(request).dispute(message_id, user.name, reason, [category] if category else None,
+                                          now=_state(request).clock())
+    except DisputeError as exc:
+        _flash(request, str(exc), "error")
+        return _redirect(back)
+    log.info("console: %s disputed %s on a message", user.name, ", ".join(done))
+    _flash(request, f"Disputed {', '.join(done)}: no longer counted against this customer. "
+                    "A hold already in place stays until a lead lifts it.")
+    return _redirect(back)
+
+
 # -- audit ------------------------------------------------------------------------------------------
 
 AUDIT_PAGE = 200  # entries per page of the audit view, newest first
@@ -480,5 +516,6 @@ def routes() -> list[BaseRoute]:
         Route("/drafts/{draft_id:int}", draft_detail, methods=["GET"]),
         Route("/drafts/{draft_id:int}/{action}", draft_action, methods=["POST"]),
         Route("/customers/{key:path}", customer_page, methods=["GET"]),
+        Route("/disputes", dispute_action, methods=["POST"]),
         Route("/audit", audit_page, methods=["GET"]),
     ]

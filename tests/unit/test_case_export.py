@@ -119,3 +119,20 @@ def test_highlight_splits_text_around_evidence() -> None:
 def test_safe_name() -> None:
     assert safe_name("a.b+x@example.com") == "a.b_x_at_example.com"
     assert "/" not in safe_name("../../etc/passwd")
+
+
+def test_a_disputed_tag_is_shown_with_who_and_why_and_left_out_of_the_counts(db: Database, tmp_path: Path) -> None:
+    from gateway.disputes import Disputes
+
+    files = export_case(db, "c@example.com", tmp_path / "before")
+    assert json.loads(files.json_path.read_text())["summary"]["messages_by_category"] == {"threat": 1, "verbal_abuse": 1}
+    Disputes(db).dispute("m2", "lead.kim", "the insult was about the courier's van", ["verbal_abuse"])
+    files = export_case(db, "c@example.com", tmp_path / "after")
+    case = json.loads(files.json_path.read_text())
+    assert case["summary"]["messages_by_category"] == {"threat": 1} and case["summary"]["disputed_tags"] == 1
+    [dispute] = case["messages"][1]["disputes"]
+    assert dispute["category"] == "verbal_abuse" and dispute["actor"] == "lead.kim"
+    assert {f["category"] for f in case["messages"][1]["findings"]} == {"verbal_abuse", "threat"}  # as found then
+    assert "message.dispute" in {a["action"] for a in case["audit"]}
+    html = files.html_path.read_text()
+    assert "Disputed:</strong> verbal_abuse, by lead.kim" in html and "1 disputed tag not counted" in html

@@ -482,3 +482,35 @@ def test_customer_page_says_when_no_acknowledgment_was_sent(app):
     html = client.get("/customers/angry%40example.com").text
     card = html[html.index("Automatic acknowledgments"):html.index("Contact timeline")]
     assert "None sent." in card
+
+
+def test_an_agent_disputes_a_tag_from_the_customer_page_and_a_lead_sees_it_on_the_hold(app, db, seeded):
+    from gateway.store.messages import SqliteMessageStore
+    from tests.web_seed import CUSTOMER
+
+    assert SqliteMessageStore(db).finding_counts(CUSTOMER) == {"verbal_abuse": 1}
+    client = TestClient(app)
+    csrf = login(client, "ash", AGENT_PASSWORD)
+    html = client.get("/customers/angry%40example.com").text
+    assert html.count('action="/disputes"') == 1  # only the tagged message offers it
+    # without a reason: refused, nothing recorded
+    r = client.post("/disputes", data={"csrf_token": csrf, "message_id": seeded.abusive_id, "category": "verbal_abuse",
+                                       "reason": "  "}, follow_redirects=True)
+    assert "give a reason" in r.text and SqliteMessageStore(db).finding_counts(CUSTOMER) == {"verbal_abuse": 1}
+    # without the form's token: refused
+    assert client.post("/disputes", data={"message_id": seeded.abusive_id, "reason": "x"}).status_code == 403
+
+    r = client.post("/disputes", data={"csrf_token": csrf, "message_id": seeded.abusive_id, "category": "verbal_abuse",
+                                       "reason": "quoting the courier, not aimed at us"}, follow_redirects=True)
+    assert r.url.path == "/customers/angry@example.com"
+    assert "Disputed verbal_abuse: no longer counted against this customer" in r.text
+    assert 'class="pill disputed"' in r.text and 'action="/disputes"' not in r.text
+    assert "disputed by ash" in r.text and "quoting the courier, not aimed at us" in r.text
+    assert SqliteMessageStore(db).finding_counts(CUSTOMER) == {}
+
+    lead = TestClient(app)
+    login(lead, "kim", LEAD_PASSWORD)
+    hold_page = lead.get(f"/holds/{seeded.hold_id}").text
+    assert "disputed by ash" in hold_page  # the lead deciding the hold sees the correction
+    audit = lead.get("/audit").text
+    assert "message.dispute" in audit
