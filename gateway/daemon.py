@@ -196,6 +196,13 @@ class Daemon:
             return 0
         return int(row["n"]) if row else 0
 
+    def _disputed_tags(self, db: Database) -> int:
+        try:
+            row = db.query_one("SELECT count(*) AS n FROM disputes")
+        except Exception:  # no dispute yet: the table comes with the first (console or CLI)
+            return 0
+        return int(row["n"]) if row else 0
+
     # -- running ----------------------------------------------------------------------------------
 
     async def run(self) -> int:
@@ -221,6 +228,7 @@ class Daemon:
             self.login_token = first_run_token(self.config)
         handler = MessageHandler(Checkpoints(db), Quarantine(db), _not_ready, self._ingest)
         self.metrics.pending_holds = lambda: self._pending_holds(db)
+        self.metrics.disputed_tags = lambda: self._disputed_tags(db)
         # sources and SMTP first: a missing secret or folder is reported before the rules load
         sources = self.build_sources(db, handler)
         self.outbox = self._build_outbox(db)

@@ -2,7 +2,8 @@
 
 Each mail source (an IMAP mailbox or a Maildir) has a state (``starting``, ``connected``, ``idle``,
 ``polling``, ``reconnecting``, ``stopped``), a lag (messages known on the server and not yet
-done), and processed / failed / quarantined counts. Nothing here ever holds message content.
+done), processed / failed / quarantined counts, and how many messages the policy tagged per
+category. Nothing here ever holds message content.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ class SourceStats:
     quarantined: int = 0
     duplicates: int = 0
     reconnects: int = 0
+    held: int = 0  # messages from customers under an active hold
+    tagged: dict[str, int] = field(default_factory=dict)  # category -> messages the policy tagged with it
     last_success: float = 0.0  # time.time() of the last completed check of the mailbox
     last_error: str = ""
 
@@ -39,6 +42,8 @@ class Metrics:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     #: returns the number of holds waiting for a lead; set by the daemon when the hold store exists
     pending_holds: Callable[[], int] = lambda: 0
+    #: returns how many tags agents and leads have disputed so far (gateway/disputes.py)
+    disputed_tags: Callable[[], int] = lambda: 0
 
     def source(self, source: str, mailbox: str) -> SourceStats:
         with self._lock:
@@ -91,6 +96,11 @@ class Metrics:
                [(l, s.duplicates) for l, s in lab])
         family("hg_source_reconnects_total", "counter", "Reconnections after network errors.",
                [(l, s.reconnects) for l, s in lab])
+        family("hg_messages_tagged_total", "counter",
+               "Messages the policy tagged, per category (a sudden rise after a rules change is worth a look).",
+               [({**l, "category": c}, n) for l, s in lab for c, n in sorted(s.tagged.items())])
+        family("hg_messages_held_total", "counter", "Messages from customers under an active hold.",
+               [(l, s.held) for l, s in lab])
         family("hg_smtp_sent_total", "counter", "Replies sent by SMTP.", [({}, self.sent)])
         family("hg_smtp_failed_total", "counter", "Replies SMTP refused permanently.", [({}, self.send_failed)])
         try:
@@ -98,6 +108,11 @@ class Metrics:
         except Exception:  # the store may be busy; a scrape must not fail for it
             pending = -1
         family("hg_holds_pending", "gauge", "Contact holds waiting for a team lead's decision.", [({}, pending)])
+        try:
+            disputed = self.disputed_tags()
+        except Exception:  # as above
+            disputed = -1
+        family("hg_disputed_tags", "gauge", "Tags agents and leads disputed as wrong, in all.", [({}, disputed)])
         family("hg_uptime_seconds", "gauge", "Seconds since the daemon started.", [({}, time.time() - self.started)])
         return "\n".join(lines) + "\n"
 

@@ -115,6 +115,9 @@ class MessageHandler:
                 return self._quarantine(raw, source, location, f"analysis failed: {type(exc).__name__}: {exc}",
                                         stats, message_id=message.id)
             stats.processed += 1
+            for category in verdict.categories:
+                stats.tagged[category] = stats.tagged.get(category, 0) + 1
+            stats.held += verdict.held
             return Outcome(message.id, verdict)
 
     def _quarantine(self, raw: bytes | None, source: str, location: str, reason: str, stats: SourceStats,

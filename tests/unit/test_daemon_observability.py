@@ -104,3 +104,37 @@ def test_rfc_3834_allows_an_ordinary_customer_message() -> None:
     assert auto_reply_blocked({"auto-submitted": "no", "subject": "hi"}, "ann@example.org", ("support@example.com",)) == ""
     assert auto_reply_blocked({}, "owner-list@example.org", ()) != ""
     assert auto_reply_blocked({}, "list-request@example.org", ()) != ""
+
+
+def test_tagged_and_held_messages_are_counted_per_category_once_each(tmp_path) -> None:
+    from gateway.checkpoints import Checkpoints
+    from gateway.disputes import Disputes
+    from gateway.holds import HoldStore
+    from gateway.mail.handler import MessageHandler
+    from gateway.pipeline import Pipeline
+    from gateway.quarantine import Quarantine
+    from gateway.store.db import Database
+    from tests.integration.mailkit import customer_mail
+
+    db = Database.open(tmp_path / "g.db")
+    handler = MessageHandler(Checkpoints(db), Quarantine(db), Pipeline.create(db).process)
+    metrics = Metrics()
+    stats = metrics.source("support", "INBOX")
+    raws = [customer_mail(1, sender="a@example.org", body="You useless idiot, where is my parcel?"),
+            customer_mail(2, sender="b@example.org", body="I am going to kill you and your family."),
+            customer_mail(3, sender="c@example.org")]
+    for n, raw in enumerate(raws + raws[:1]):  # the first one again: a duplicate, not counted twice
+        handler.handle(raw, source="support", location=f"INBOX uid {n}", stats=stats)
+    # a threat of violence applies a hold at once, so that message and b@'s next one are held
+    handler.handle(customer_mail(4, sender="b@example.org"), source="support", location="INBOX uid 9", stats=stats)
+    assert HoldStore(db).active_for("b@example.org")
+    Disputes(db).dispute("<m1@example.org>", "ash", "about the courier")
+    metrics.disputed_tags = lambda: len(Disputes(db).list())
+    text = metrics.render()
+    lab = 'source="support",mailbox="INBOX"'
+    assert f'hg_messages_tagged_total{{{lab},category="verbal_abuse"}} 1' in text
+    assert f'hg_messages_tagged_total{{{lab},category="threat"}} 1' in text
+    assert f"hg_messages_held_total{{{lab}}} 2" in text
+    assert "hg_disputed_tags 1" in text
+    assert stats.processed == 4 and stats.duplicates == 1
+    db.close()
