@@ -12,8 +12,9 @@
    refusing (a bug, a store error): then the same items are read again next cycle, which is
    harmless because every step is idempotent. Helpdesk refusals are recorded by the connector,
    which reads the ticket again next cycle;
-4. leads' approve/reject tags are collected (the connector records them), and holds decided in
-   the console are shown on the tickets (connectors that offer ``sync_gateway_holds``);
+4. leads' approve/reject tags are collected (the connector records them), holds decided in
+   the console are shown on the tickets (connectors that offer ``sync_gateway_holds``), and
+   agents' dispute tags withdraw the gateway's wrong tags (connectors that offer ``poll_disputes``);
 5. drafts approved for this helpdesk's tickets are posted as replies.
 
 Each message is processed inside its own guard: one failure never stops the others.
@@ -41,6 +42,7 @@ class CycleReport:
     cursor_committed: bool = False
     approvals: list[Approval] = field(default_factory=list)
     holds_synced: int = 0  # tickets changed after a hold was decided in the console
+    disputes: list[Any] = field(default_factory=list)  # dispute tags handled (connectors/<vendor>/disputes.py)
     replies_sent: int = 0
     replies_failed: int = 0
     errors: list[str] = field(default_factory=list)  # reasons, never message text
@@ -101,6 +103,9 @@ async def run_cycle(connector: Connector, pipeline: Any, *, drafts: Any = None) 
         sync = getattr(connector, "sync_gateway_holds", None)  # console decisions back to tickets
         if sync is not None:
             report.holds_synced = await sync()
+        disputes = getattr(connector, "poll_disputes", None)  # agents' dispute tags
+        if disputes is not None:
+            report.disputes = await disputes()
     except HelpdeskError as exc:
         report.errors.append(f"approvals: {exc}")
         log.warning("%s: reading approvals failed: %s", connector.name, exc)

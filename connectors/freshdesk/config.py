@@ -13,6 +13,7 @@ Example (``helpdesks:`` section of the gateway config)::
       tag_prefix: hg_
       approve_tag: hg_hold_approve
       reject_tag: hg_hold_reject
+      dispute_tag: hg_dispute                   # an agent adds it: the gateway's tags on the ticket are wrong
       agent_id: 43000123456                     # approved drafts are sent as this agent
 
 Secrets are read through :meth:`gateway.config.Config.secret`, never from the file, and errors
@@ -33,7 +34,7 @@ POLICY_TAG_PREFIX = "hg_"
 
 _KEYS = {
     "base_url", "domain", "api_key_env", "webhook_secret_env", "webhook_header", "webhook_path",
-    "hold_status", "hold_status_name", "tag_prefix", "approve_tag", "reject_tag", "proposed_tag",
+    "hold_status", "hold_status_name", "tag_prefix", "approve_tag", "reject_tag", "proposed_tag", "dispute_tag",
     "agent_id", "poll_interval", "first_poll_days", "per_page", "timeout", "rate_limit_low_water",
 }
 _HEADER = re.compile(r"^[A-Za-z0-9-]+$")
@@ -56,6 +57,7 @@ class FreshdeskConfig:
     approve_tag: str = ""
     reject_tag: str = ""
     proposed_tag: str = ""
+    dispute_tag: str = ""
     agent_id: int | None = None  # the agent approved drafts are sent as (user_id on /reply)
     poll_interval: int = 60
     first_poll_days: int = 30  # how far back the first poll looks (no high-water mark yet)
@@ -68,6 +70,7 @@ class FreshdeskConfig:
         object.__setattr__(self, "approve_tag", self.approve_tag or f"{p}hold_approve")
         object.__setattr__(self, "reject_tag", self.reject_tag or f"{p}hold_reject")
         object.__setattr__(self, "proposed_tag", self.proposed_tag or f"{p}hold_proposed")
+        object.__setattr__(self, "dispute_tag", self.dispute_tag or f"{p}dispute")
         object.__setattr__(self, "webhook_path", self.webhook_path or f"/webhooks/{self.name}")
 
     @property
@@ -116,7 +119,7 @@ def freshdesk_config(
     if hold_status is not None and hold_status < 2:
         raise ConfigError(f"{key}.hold_status: Freshdesk statuses start at 2, got {hold_status}")
     prefix = _str(opts, "tag_prefix", key) or POLICY_TAG_PREFIX
-    tags = {k: _str(opts, k, key) for k in ("approve_tag", "reject_tag", "proposed_tag")}
+    tags = {k: _str(opts, k, key) for k in ("approve_tag", "reject_tag", "proposed_tag", "dispute_tag")}
     for k, value in tags.items():
         if value and not _TAG.match(value):
             raise ConfigError(f"{key}.{k}: {value!r} is not a usable tag (no commas, at most 32 characters)")
@@ -146,8 +149,8 @@ def freshdesk_config(
         if opts.get("rate_limit_low_water") is not None else 10,
         **tags,
     )
-    if len({cfg.approve_tag, cfg.reject_tag, cfg.proposed_tag, cfg.hold_tag}) < 4:
-        raise ConfigError(f"{key}: approve_tag, reject_tag, proposed_tag and the hold tag must differ")
+    if len({cfg.approve_tag, cfg.reject_tag, cfg.proposed_tag, cfg.hold_tag, cfg.dispute_tag}) < 5:
+        raise ConfigError(f"{key}: approve_tag, reject_tag, proposed_tag, dispute_tag and the hold tag must differ")
     return cfg
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.base import ApplyResult, Approval
 from connectors.freshdesk.approvals import ApprovalTags
+from connectors.freshdesk.disputes import DisputeTags, TicketDispute
 from connectors.freshdesk.client import FreshdeskClient
 from connectors.freshdesk.config import FreshdeskConfig, freshdesk_config
 from connectors.freshdesk.poll import TicketPoller
@@ -62,9 +63,11 @@ class FreshdeskConnector:
         self.poller = TicketPoller(self.client, self.state, now=now, customers=customers)
         self.sync = TicketSync(self.client, self.state)
         self.approvals = ApprovalTags(self.sync, self.state, holds=holds, audit=audit)
+        self.disputes = DisputeTags(self.sync, self.state)
         self._wake = wake  # tells the daemon a webhook arrived, so it need not wait for the next poll
         self._pending: dict[int, None] = {}  # ticket ids announced by webhooks, in arrival order
         self._seen_tickets: list[dict[str, Any]] = []
+        self._dispute_tickets: list[dict[str, Any]] = []  # the same tickets, for poll_disputes
 
     @classmethod
     def from_config(cls, entry: HelpdeskConfig, db: Database, env: Config | Mapping[str, str], *,
@@ -91,6 +94,7 @@ class FreshdeskConnector:
             tickets.append(ticket)
             messages.extend(found)
         self._seen_tickets = tickets
+        self._dispute_tickets = list(tickets)
         unique = {m.id: m for m in messages}
         return sorted(unique.values(), key=lambda m: (m.received_at is None, m.received_at, m.id))
 
@@ -125,6 +129,11 @@ class FreshdeskConnector:
     async def poll_approvals(self) -> list[Approval]:
         tickets, self._seen_tickets = self._seen_tickets, []
         return await self.approvals.check(tickets)
+
+    async def poll_disputes(self) -> list[TicketDispute]:
+        """Agents' dispute tags on the tickets seen by the last fetch (connectors/freshdesk/disputes.py)."""
+        tickets, self._dispute_tickets = self._dispute_tickets, []
+        return await self.disputes.check(tickets)
 
     async def aclose(self) -> None:
         await self.client.aclose()

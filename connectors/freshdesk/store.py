@@ -218,6 +218,20 @@ class FreshdeskState:
                 (self.helpdesk, message_id, ticket_id, step, status, error, _now()),
             )
 
+    def tagged_messages(self, ticket_ids: list[str]) -> dict[str, list[str]]:
+        """Ticket id -> the messages on it whose verdict tagged the ticket (they have a ``tags``
+        step; clean and shadow-mode messages have none), oldest first."""
+        if not ticket_ids:
+            return {}
+        marks = ", ".join("?" * len(ticket_ids))
+        rows = self.db.query(
+            f"SELECT ticket_id, message_id FROM freshdesk_effects WHERE helpdesk = ? AND step = 'tags' "
+            f"AND ticket_id IN ({marks}) ORDER BY at, message_id", (self.helpdesk, *ticket_ids))
+        out: dict[str, list[str]] = {}
+        for r in rows:
+            out.setdefault(r["ticket_id"], []).append(r["message_id"])
+        return out
+
     def failures(self, message_id: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT message_id, ticket_id, step, status, error, at FROM freshdesk_failures WHERE helpdesk = ?"
         params: tuple[Any, ...] = (self.helpdesk,)

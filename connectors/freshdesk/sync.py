@@ -76,6 +76,11 @@ class TicketSync:
                 f"\n\nTeam leads: add the tag {self.config.approve_tag} to approve this hold, "
                 f"or {self.config.reject_tag} to reject it.\n"
             )
+        if decision.categories and note.strip():  # agents read the note: say how to correct the gateway
+            note = note.rstrip("\n") + (
+                f"\n\nIf a tag is wrong, add the tag {self.config.dispute_tag}: the gateway withdraws it and it no "
+                "longer counts against the customer.\n"
+            )
         step = "tags"
         try:
             if "tags" not in done:

@@ -159,7 +159,11 @@ class ApprovalTags:
 
     async def _who_added(self: "ZendeskConnector", tid: int, verdict: str) -> tuple[str, str, str]:
         """The newest audit whose tag change added the verdict tag: its author, as a readable actor."""
-        tag = self.config.approve_tag if verdict == "approve" else self.config.reject_tag
+        return await self._who_added_tag(tid, self.config.approve_tag if verdict == "approve" else self.config.reject_tag)
+
+    async def _who_added_tag(self: "ZendeskConnector", tid: int, tag: str) -> tuple[str, str, str]:
+        """The newest audit whose tag change added ``tag``: its author (as a readable actor), the
+        author's id and when."""
         audits, users = await self.client.ticket_audits(tid)
         for audit in sorted(audits, key=lambda a: str(a.get("created_at") or ""), reverse=True):
             for event in audit.get("events") or []:

@@ -13,6 +13,7 @@
         tag_prefix: hg_
         approve_tag: hg_hold_approve
         reject_tag: hg_hold_reject
+        dispute_tag: hg_dispute                # an agent adds it: the gateway's tags on the ticket are wrong
         suspend_on_customer_hold: false
         agent_id: 366000000001                 # author of approved replies
 
@@ -32,7 +33,7 @@ from gateway.errors import ConfigError
 
 _KEYS = {
     "base_url", "subdomain", "email", "token_env", "oauth_token_env", "webhook_secret_env",
-    "hold_status", "hold_custom_status_id", "tag_prefix", "approve_tag", "reject_tag",
+    "hold_status", "hold_custom_status_id", "tag_prefix", "approve_tag", "reject_tag", "dispute_tag",
     "suspend_on_customer_hold", "agent_id", "start_time", "webhook_path", "webhook_tolerance",
     "timeout",
 }
@@ -52,6 +53,7 @@ class ZendeskConfig:
     tag_prefix: str = "hg_"
     approve_tag: str = "hg_hold_approve"
     reject_tag: str = "hg_hold_reject"
+    dispute_tag: str = "hg_dispute"
     suspend_on_customer_hold: bool = False
     agent_id: int | None = None
     start_time: int | None = None  # unix seconds for the first export; None: ten minutes ago
@@ -128,6 +130,9 @@ def load_zendesk_config(entry: HelpdeskConfig, env: Mapping[str, str], *, key: s
     reject = _s(opts, "reject_tag", k) or f"{prefix}hold_reject"
     if approve == reject:
         raise ConfigError(f"{k}.reject_tag: must differ from approve_tag")
+    dispute = _s(opts, "dispute_tag", k) or f"{prefix}dispute"
+    if dispute in (approve, reject):
+        raise ConfigError(f"{k}.dispute_tag: must differ from approve_tag and reject_tag")
     suspend = opts.get("suspend_on_customer_hold", False)
     if not isinstance(suspend, bool):
         raise ConfigError(f"{k}.suspend_on_customer_hold: expected true or false, got {suspend!r}")
@@ -147,6 +152,7 @@ def load_zendesk_config(entry: HelpdeskConfig, env: Mapping[str, str], *, key: s
         tag_prefix=prefix,
         approve_tag=approve,
         reject_tag=reject,
+        dispute_tag=dispute,
         suspend_on_customer_hold=suspend,
         agent_id=_int(opts, "agent_id", k),
         start_time=_start_time(opts.get("start_time"), f"{k}.start_time"),

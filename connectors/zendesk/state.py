@@ -87,7 +87,17 @@ register_schema(
             at TEXT NOT NULL DEFAULT '',
             PRIMARY KEY (helpdesk, ticket_id)
         )
+        """,
         """
+        CREATE TABLE zendesk_disputes (
+            helpdesk TEXT NOT NULL,
+            ticket_id INTEGER NOT NULL,
+            actor TEXT NOT NULL DEFAULT '',
+            actor_id TEXT NOT NULL DEFAULT '',
+            at TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (helpdesk, ticket_id)
+        )
+        """,
     ],
 )
 
@@ -322,6 +332,34 @@ class ZendeskState:
 
     def drop_approval(self, ticket_id: int, conn: sqlite3.Connection) -> None:
         conn.execute("DELETE FROM zendesk_approvals WHERE helpdesk = ? AND ticket_id = ?", (self.helpdesk, ticket_id))
+
+
+    # -- disputes (connectors/zendesk/disputes.py) ------------------------------------------------
+
+    def stage_dispute(self, ticket_id: int, *, actor: str = "", actor_id: str = "", at: str = "") -> None:
+        """Remember a dispute tag seen on a ticket until it is handled (who, when a webhook said)."""
+        with self.db.tx() as c:
+            c.execute(
+                "INSERT INTO zendesk_disputes(helpdesk, ticket_id, actor, actor_id, at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(helpdesk, ticket_id) DO UPDATE SET "
+                "actor = CASE WHEN excluded.actor != '' THEN excluded.actor ELSE zendesk_disputes.actor END, "
+                "actor_id = CASE WHEN excluded.actor_id != '' THEN excluded.actor_id ELSE zendesk_disputes.actor_id END, "
+                "at = CASE WHEN excluded.at != '' THEN excluded.at ELSE zendesk_disputes.at END",
+                (self.helpdesk, ticket_id, actor, actor_id, at),
+            )
+
+    def staged_disputes(self) -> list[dict[str, Any]]:
+        rows = self.db.query("SELECT * FROM zendesk_disputes WHERE helpdesk = ? ORDER BY ticket_id", (self.helpdesk,))
+        return [dict(r) for r in rows]
+
+    def drop_dispute(self, ticket_id: int, conn: sqlite3.Connection) -> None:
+        conn.execute("DELETE FROM zendesk_disputes WHERE helpdesk = ? AND ticket_id = ?", (self.helpdesk, ticket_id))
+
+    def ticket_messages(self, ticket_id: int) -> list[str]:
+        """The gateway message ids of the ticket's customer comments read so far, oldest first."""
+        rows = self.db.query("SELECT message_id FROM zendesk_comments WHERE helpdesk = ? AND ticket_id = ? "
+                             "ORDER BY comment_id", (self.helpdesk, ticket_id))
+        return [r["message_id"] for r in rows]
 
 
 def dumps(value: Any) -> str:

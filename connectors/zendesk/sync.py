@@ -32,6 +32,7 @@ from connectors.note import MARKER
 from connectors.zendesk.approvals import ApprovalTags
 from connectors.zendesk.client import ZendeskClient
 from connectors.zendesk.config import ZendeskConfig, load_zendesk_config
+from connectors.zendesk.disputes import DisputeTags
 from connectors.zendesk.export import TicketExport
 from connectors.zendesk.holds import hold_fields, hold_intent, restore_fields, still_as_we_set
 from connectors.zendesk.messages import (
@@ -62,7 +63,7 @@ def note_reference(message_id_: str) -> str:
 _REF = re.compile(re.escape(f"[{MARKER} ref ") + r"([^\]\s]+)\]")
 
 
-class ZendeskConnector(ApprovalTags):
+class ZendeskConnector(ApprovalTags, DisputeTags):
     """One Zendesk account (one ``helpdesks`` entry). See :class:`connectors.base.Connector`."""
 
     def __init__(
@@ -124,6 +125,7 @@ class ZendeskConnector(ApprovalTags):
             ticket = by_id[tid]
             self._remember(ticket)
             self._notice_verdict_tags(ticket)
+            self._notice_dispute_tag(ticket)
             if ticket.get("status") in _CLOSED:
                 continue
             if tid not in queued and ticket.get("updated_at") == self.state.our_updated_at(tid):
@@ -216,7 +218,11 @@ class ZendeskConnector(ApprovalTags):
             result.applied = True
             return result
 
-        comment = {"body": f"{note.rstrip()}\n\n{note_reference(message.id)}", "public": False}
+        hint = ""
+        if decision.categories:  # agents read the note: say how to correct the gateway
+            hint = (f"\n\nIf a tag is wrong, add the tag {self.config.dispute_tag}: the gateway withdraws it and it "
+                    "no longer counts against the customer.")
+        comment = {"body": f"{note.rstrip()}{hint}\n\n{note_reference(message.id)}", "public": False}
 
         def fields(ticket: dict[str, Any]) -> dict[str, Any]:
             if new_hold is not None and new_hold.state == "active":

@@ -131,6 +131,8 @@ def webhook_routes(connector: "ZendeskConnector", *, clock: Callable[[], datetim
             who = {"name": payload["actor_name"], "email": payload["actor_email"]}
             actor = actor_label(connector.name, payload["actor_id"], who if who["name"] or who["email"] else None)
             connector.stage_webhook_verdict(tid, payload["tags"], actor, payload["actor_id"], payload["at"])
+            if connector.config.dispute_tag in payload["tags"]:  # an agent's dispute, named by the webhook
+                connector.state.stage_dispute(tid, actor=actor, actor_id=payload["actor_id"], at=payload["at"])
         return JSONResponse({"status": "accepted", "ticket_id": tid}, status_code=202)
 
     return [Route(config.webhook_path, receive, methods=["POST"], name=f"zendesk-webhook-{connector.name}")]

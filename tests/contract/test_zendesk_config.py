@@ -23,7 +23,7 @@ def test_defaults_follow_the_design():
     assert (cfg.hold_tag, cfg.proposed_tag, cfg.approve_tag, cfg.reject_tag) == (
         "hg_hold", "hg_hold_proposed", "hg_hold_approve", "hg_hold_reject")
     assert cfg.hold_status == "hold" and cfg.hold_custom_status_id is None
-    assert cfg.suspend_on_customer_hold is False
+    assert cfg.suspend_on_customer_hold is False and cfg.dispute_tag == "hg_dispute"
     assert cfg.webhook_path == "/webhooks/zendesk/zendesk"
     assert TOKEN_ENV["ZD_TOKEN"] not in repr(cfg)
 
@@ -55,6 +55,7 @@ def test_the_design_example_entry_parses_through_the_gateway_config():
         ({"base_url": None}, TOKEN_ENV, "helpdesks.zendesk.base_url: required"),
         ({"hold_custom_status_id": "abc"}, TOKEN_ENV, "hold_custom_status_id: expected a non-negative integer"),
         ({"approve_tag": "same", "reject_tag": "same"}, TOKEN_ENV, "reject_tag: must differ"),
+        ({"dispute_tag": "hg_hold_approve"}, TOKEN_ENV, "dispute_tag: must differ from approve_tag and reject_tag"),
         ({"suspend_on_customer_hold": "yes"}, TOKEN_ENV, "suspend_on_customer_hold: expected true or false"),
         ({"tag_prefix": "HG-"}, TOKEN_ENV, "tag_prefix"),
         ({"colour": "blue"}, TOKEN_ENV, "helpdesks.zendesk.colour: unknown key"),

@@ -22,8 +22,8 @@ def load(**options):
 def test_design_example_entry_gets_defaults():
     cfg = load()
     assert cfg.base_url == "https://acme.freshdesk.com" and cfg.api_key == "k"
-    assert (cfg.hold_tag, cfg.approve_tag, cfg.reject_tag, cfg.proposed_tag) == (
-        "hg_hold", "hg_hold_approve", "hg_hold_reject", "hg_hold_proposed")
+    assert (cfg.hold_tag, cfg.approve_tag, cfg.reject_tag, cfg.proposed_tag, cfg.dispute_tag) == (
+        "hg_hold", "hg_hold_approve", "hg_hold_reject", "hg_hold_proposed", "hg_dispute")
     assert cfg.webhook_path == "/webhooks/fd" and cfg.webhook_secret == ""
     assert cfg.hold_status is None and not cfg.holds_configured
     assert cfg.per_page == 100
@@ -39,6 +39,7 @@ def test_a_tag_prefix_renames_the_policy_tags():
     assert cfg.helpdesk_tag("hg_threat") == "harass_threat"
     assert cfg.helpdesk_tag("verbal_abuse") == "harass_verbal_abuse"
     assert cfg.hold_tag == "harass_hold" and cfg.approve_tag == "harass_hold_approve"
+    assert cfg.dispute_tag == "harass_dispute"
 
 
 @pytest.mark.parametrize(
@@ -53,6 +54,7 @@ def test_a_tag_prefix_renames_the_policy_tags():
         ({"webhook_header": "X Secret"}, r"webhook_header: 'X Secret' is not a valid HTTP header name"),
         ({"approve_tag": "a,b"}, r"approve_tag: 'a,b' is not a usable tag"),
         ({"approve_tag": "same", "reject_tag": "same"}, r"must differ"),
+        ({"dispute_tag": "hg_hold_reject"}, r"dispute_tag and the hold tag must differ"),
         ({"holdstatus": 8}, r"helpdesks\[0\]\.holdstatus: unknown key"),
         ({"base_url": "acme.freshdesk.com"}, r"base_url: expected an http\(s\) URL"),
         ({"domain": "acme"}, r"domain: give base_url or domain, not both"),
