@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "audit",
     "case",
     "disputes",
+    "report",
     "quarantine",
     "backup",
     "console",
