@@ -203,3 +203,28 @@ def test_form_posted_without_the_csrf_token_is_refused(browser, console):
         assert AuditLog(db).count() == entries_before
     finally:
         db.close()
+
+
+def test_agent_disputes_a_wrong_tag_from_the_customer_page(browser, console):
+    page = _login(browser, console, "ash", AGENT_PASSWORD)
+    page.goto(console.url + "/customers/angry%40example.com")
+    form = page.locator("form.dispute")
+    assert form.count() == 1  # only the tagged message offers it
+    form.locator("input[name=reason]").fill("he was quoting the courier, not insulting us")
+    form.get_by_role("button", name="Dispute tag").click()
+    page.wait_for_load_state()
+    main = page.inner_text("main")
+    assert "Disputed verbal_abuse: no longer counted against this customer" in main
+    assert "disputed by ash" in main and page.locator("form.dispute").count() == 0
+
+    db = console.store()
+    try:
+        from gateway.disputes import Disputes
+        from gateway.store.messages import SqliteMessageStore
+
+        [dispute] = Disputes(db).list()
+        assert dispute.actor == "ash" and dispute.reason == "he was quoting the courier, not insulting us"
+        assert SqliteMessageStore(db).finding_counts("angry@example.com") == {}
+        assert [e.action for e in AuditLog(db).entries()][-1] == "message.dispute"
+    finally:
+        db.close()
