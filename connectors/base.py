@@ -97,6 +97,17 @@ class Approval:
     source: str = ""  # "audit" (read from the ticket audit) or "webhook"
 
 
+@dataclass
+class TicketDispute:
+    """An agent's dispute tag handled on a ticket: who (as the helpdesk knows them) and the
+    categories withdrawn per message id (gateway/disputes.py); empty when nothing stood."""
+
+    helpdesk: str
+    ticket_id: str
+    actor: str
+    categories: dict[str, list[str]] = field(default_factory=dict)
+
+
 @runtime_checkable
 class Connector(Protocol):
     """A helpdesk the gateway reads tickets from and writes verdicts to."""

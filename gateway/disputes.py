@@ -134,6 +134,20 @@ class Disputes:
         self.store.forget_cached()  # counts cached before the dispute still hold the categories
         return wanted
 
+    def dispute_standing(self, message_ids: list[str], actor: str, reason: str) -> dict[str, list[str]]:
+        """Dispute every category still standing on each of ``message_ids`` (a helpdesk ticket's
+        messages); ids not stored or with nothing standing are skipped. Returns message id ->
+        the categories disputed now."""
+        out: dict[str, list[str]] = {}
+        for message_id in message_ids:
+            stored = self.store.get(message_id)
+            if stored is None:
+                continue
+            already = {d.category for d in self.for_message(message_id)}
+            if any(c not in already for c in stored.categories):
+                out[message_id] = self.dispute(message_id, actor, reason)
+        return out
+
     def for_message(self, message_id: str) -> list[Dispute]:
         return [_dispute(r) for r in self.db.query("SELECT * FROM disputes WHERE message_id = ? ORDER BY id", (message_id,))]
 

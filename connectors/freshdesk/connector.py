@@ -13,9 +13,9 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from connectors.base import ApplyResult, Approval
+from connectors.base import ApplyResult, Approval, TicketDispute
 from connectors.freshdesk.approvals import ApprovalTags
-from connectors.freshdesk.disputes import DisputeTags, TicketDispute
+from connectors.freshdesk.disputes import DisputeTags
 from connectors.freshdesk.client import FreshdeskClient
 from connectors.freshdesk.config import FreshdeskConfig, freshdesk_config
 from connectors.freshdesk.poll import TicketPoller

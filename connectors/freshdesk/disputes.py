@@ -17,9 +17,9 @@ tags is completed by reading the ticket.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
+from connectors.base import TicketDispute
 from connectors.freshdesk.store import FreshdeskState
 from connectors.freshdesk.sync import TicketSync
 from connectors.freshdesk.sync import _html as html_body
@@ -27,16 +27,6 @@ from connectors.freshdesk.tags import change_tags
 from connectors.note import MARKER
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TicketDispute:
-    """One dispute tag handled: the ticket, the actor, and the categories withdrawn per message."""
-
-    helpdesk: str
-    ticket_id: str
-    actor: str
-    categories: dict[str, list[str]] = field(default_factory=dict)  # message id -> categories disputed
 
 
 class DisputeTags:
@@ -65,14 +55,7 @@ class DisputeTags:
             disputes = disputes or Disputes(self.state.db)
             actor = f"freshdesk:{cfg.name} tag {cfg.dispute_tag} on ticket {tid}"
             reason = f"{cfg.dispute_tag} tag added in Freshdesk on ticket {tid}"
-            done = TicketDispute(cfg.name, tid, actor)
-            for message_id in tagged[tid]:
-                stored = disputes.store.get(message_id)
-                if stored is None:
-                    continue
-                already = {d.category for d in disputes.for_message(message_id)}
-                if any(c not in already for c in stored.categories):
-                    done.categories[message_id] = disputes.dispute(message_id, actor, reason)
+            done = TicketDispute(cfg.name, tid, actor, disputes.dispute_standing(tagged[tid], actor, reason))
             withdrawn = sorted({c for cats in done.categories.values() for c in cats})
             await change_tags(self.sync.client, tid, remove=[cfg.dispute_tag] + [cfg.helpdesk_tag(c) for c in withdrawn],
                               ticket=ticket)

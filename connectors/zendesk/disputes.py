@@ -18,25 +18,15 @@ whose state, client and safe ``_update`` it uses.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from connectors.base import TicketDispute
 from connectors.note import MARKER
 
 if TYPE_CHECKING:
     from connectors.zendesk.sync import ZendeskConnector
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TicketDispute:
-    """One dispute tag handled: the ticket, who added it, and the categories withdrawn per message."""
-
-    helpdesk: str
-    ticket_id: str
-    actor: str
-    categories: dict[str, list[str]] = field(default_factory=dict)  # message id -> categories disputed
 
 
 class DisputeTags:
@@ -58,14 +48,8 @@ class DisputeTags:
             if not actor:
                 actor, _, _ = await self._who_added_tag(tid, self.config.dispute_tag)
             reason = f"{self.config.dispute_tag} tag added in Zendesk on ticket {tid}"
-            done = TicketDispute(self.name, str(tid), actor)
-            for message_id in self.state.ticket_messages(tid):
-                stored = disputes.store.get(message_id)
-                if stored is None:
-                    continue
-                already = {d.category for d in disputes.for_message(message_id)}
-                if any(c not in already for c in stored.categories):
-                    done.categories[message_id] = disputes.dispute(message_id, actor, reason)
+            done = TicketDispute(self.name, str(tid), actor,
+                                 disputes.dispute_standing(self.state.ticket_messages(tid), actor, reason))
             withdrawn = sorted({c for cats in done.categories.values() for c in cats})
             remove = [self.config.dispute_tag] + [self.config.helpdesk_tag(f"hg_{c}") for c in withdrawn]
             if withdrawn:
@@ -75,7 +59,7 @@ class DisputeTags:
             else:
                 body = f"{MARKER}: {self.config.dispute_tag} seen, but no tag of the gateway's stands on this ticket."
             response, _ = await self._update(tid, add=[], remove=remove,
-                                             fields=lambda _t: {"comment": {"body": body, "public": False}})
+                                             fields=lambda _t, body=body: {"comment": {"body": body, "public": False}})
             after = (response or {}).get("ticket") or {}
             with self.state.db.tx() as c:
                 self.state.drop_dispute(tid, c)
