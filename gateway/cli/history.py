@@ -8,6 +8,7 @@ import argparse
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from gateway.cli.storeopts import add_db, open_db, print_json, short
 from gateway.contact import ContactSettings, ContactTracker
@@ -46,11 +47,16 @@ def run(args: argparse.Namespace) -> int:
         history = tracker.history(args.customer)
         rows = store.customer_messages(args.customer, since=since)[-max(1, args.limit) :]
         holds = customer_holds(HoldStore(db), history.keys or [history.customer])
+        from gateway.disputes import Disputes
+
+        disputed: dict[str, dict[str, Any]] = {}
+        for d in Disputes(db).list(history.customer):
+            disputed.setdefault(d.message_id, {})[d.category] = d
         if args.json:
             print_json({"history": history.to_json(), "holds": [h.to_json() for h in holds],
-                        "messages": [_message_json(r) for r in rows]})
+                        "messages": [_message_json(r, disputed.get(r.id, {})) for r in rows]})
             return 0
-        print(render(history, rows, holds))
+        print(render(history, rows, holds, disputed))
         return 0
     finally:
         db.close()
@@ -61,8 +67,12 @@ def customer_holds(store: HoldStore, keys: list[str]) -> list[Hold]:
     return sorted((h for key in dict.fromkeys(keys) for h in store.for_customer(key)), key=lambda h: h.id)
 
 
-def render(history, rows: list[StoredMessage], holds: Sequence[Hold] = ()) -> str:  # type: ignore[no-untyped-def]
-    """The timeline as text: a header with the customer's totals and holds, then one block per message."""
+def render(history, rows: list[StoredMessage], holds: Sequence[Hold] = (),  # type: ignore[no-untyped-def]
+           disputed: dict[str, dict[str, Any]] | None = None) -> str:
+    """The timeline as text: a header with the customer's totals and holds, then one block per
+    message; a finding an agent or lead disputed (``disputed``: message id -> category -> Dispute)
+    is marked so."""
+    disputed = disputed or {}
     others = [k for k in history.keys if k != history.customer]
     lines = [f"customer {history.customer}" + (f" (also {', '.join(others)})" if others else "")]
     for hold in holds:
@@ -84,6 +94,10 @@ def render(history, rows: list[StoredMessage], holds: Sequence[Hold] = ()) -> st
         lines.append(f"{_when(row.received_at)}  {where}{key}  {short(row.id, 60)}")
         lines.append(f"    {_excerpt(row)}")
         for f in row.findings:
+            d = disputed.get(row.id, {}).get(f.category)
+            if d is not None:
+                lines.append(f"    - {f.category} DISPUTED by {d.actor}: {short(d.reason, 90)} (not counted)")
+                continue
             lines.append(f"    ! {f.category} ({f.severity.label}, {f.score:.2f}) {f.rule}: {short(f.reason, 110)}")
             if f.related:
                 lines.append(f"      related: {short(', '.join(f.related), 100)}")
@@ -118,8 +132,9 @@ def _when(moment: datetime | None) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
 
 
-def _message_json(row: StoredMessage) -> dict[str, object]:
+def _message_json(row: StoredMessage, disputed: dict[str, Any]) -> dict[str, object]:
     return {
+        "disputes": [d.to_json() for d in disputed.values()],
         "id": row.id,
         "source": row.source,
         "customer": row.customer,

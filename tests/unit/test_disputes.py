@@ -110,3 +110,22 @@ def test_cli_adds_lists_and_exports_what_eval_reads(tmp_path: Path, capsys: pyte
     assert main(["eval", str(out), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["rows"] == 1 and report["flagged"]["fp"] == 1 and report["flagged"]["negatives_flagged"] == 1.0
+
+
+def test_history_marks_the_disputed_finding_and_leaves_it_out_of_the_counts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "g.db"
+    db = Database.open(path)
+    pipeline = Pipeline.create(db)
+    for n in (0, 1):
+        pipeline.process(mail(n, ABUSE[n]))
+    Disputes(db).dispute("<d0@example.org>", "lead.kim", "a quote from the courier")
+    db.close()
+    assert main(["history", CUSTOMER, "--db", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "messages with findings: verbal_abuse 1" in out
+    assert "verbal_abuse DISPUTED by lead.kim: a quote from the courier (not counted)" in out
+    assert main(["history", CUSTOMER, "--json", "--db", str(path)]) == 0
+    messages = {m["id"]: m for m in json.loads(capsys.readouterr().out)["messages"]}
+    assert [d["actor"] for d in messages["<d0@example.org>"]["disputes"]] == ["lead.kim"]
+    assert messages["<d1@example.org>"]["disputes"] == []
