@@ -36,9 +36,26 @@ register_schema(
             verdict TEXT NOT NULL,
             processed_at TEXT NOT NULL
         )
+        """,
         """
+        CREATE TABLE keyword_corrections (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            message_id TEXT NOT NULL,
+            source TEXT NOT NULL,
+            remove TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            state TEXT NOT NULL DEFAULT 'pending',
+            created_at TEXT NOT NULL,
+            done_at TEXT
+        );
+        CREATE INDEX keyword_corrections_pending ON keyword_corrections(source, state)
+        """,
     ],
 )
+
+#: A correction no mailbox of its source could find after this many passes is given up (the
+#: message was deleted or moved out of reach by a person).
+CORRECTION_ATTEMPTS = 10
 
 
 @dataclass(frozen=True)
@@ -121,6 +138,50 @@ class Checkpoints:
                 "ON CONFLICT(message_id) DO NOTHING",
                 (message_id, source, json.dumps(verdict.to_json()), _now()),
             )
+
+    def withdraw(self, message_id: str, categories: list[str], conn: Any) -> frozenset[str]:
+        """A person disputed ``categories`` of a message: take them (and their ``hg_`` tags) out of
+        its verdict, so a rescan does not put them back, and queue the removal of the keywords
+        that no longer apply for the message's source to carry out. Returns those keywords
+        (none when the daemon never saw the message). Runs in the caller's transaction."""
+        from gateway.mail.keywords import keywords_for
+
+        row = conn.execute("SELECT source, verdict FROM verdicts WHERE message_id = ?", (message_id,)).fetchone()
+        if row is None:
+            return frozenset()
+        old = Verdict.from_json(json.loads(row["verdict"]))
+        gone = set(categories)
+        new = Verdict(tuple(c for c in old.categories if c not in gone),
+                      tuple(t for t in old.tags if not (t.startswith("hg_") and t[3:] in gone)), old.held, old.quarantined)
+        conn.execute("UPDATE verdicts SET verdict = ? WHERE message_id = ?", (json.dumps(new.to_json()), message_id))
+        remove = keywords_for(old) - keywords_for(new)
+        if remove:
+            conn.execute("INSERT INTO keyword_corrections(message_id, source, remove, created_at) VALUES (?, ?, ?, ?)",
+                         (message_id, row["source"], json.dumps(sorted(remove)), _now()))
+        return remove
+
+    def pending_corrections(self, source: str) -> list[tuple[int, str, list[str]]]:
+        """(id, message id, keywords to remove) waiting for ``source``, oldest first."""
+        rows = self.db.query("SELECT id, message_id, remove FROM keyword_corrections WHERE source = ? AND state = 'pending' "
+                             "ORDER BY id", (source,))
+        return [(int(r["id"]), r["message_id"], json.loads(r["remove"])) for r in rows]
+
+    def correction_done(self, correction_id: int, *, found: bool, final: bool = False) -> None:
+        """Carried out (``found``), or one more pass that did not find the message; after
+        ``CORRECTION_ATTEMPTS`` of those (or at once when ``final``) it is given up as ``not_found``."""
+        with self.db.tx() as conn:
+            if final and not found:
+                conn.execute("UPDATE keyword_corrections SET state = 'not_found', done_at = ? WHERE id = ?",
+                             (_now(), correction_id))
+            elif found:
+                conn.execute("UPDATE keyword_corrections SET state = 'done', done_at = ? WHERE id = ?",
+                             (_now(), correction_id))
+            else:
+                conn.execute(
+                    "UPDATE keyword_corrections SET attempts = attempts + 1, "
+                    "state = CASE WHEN attempts + 1 >= ? THEN 'not_found' ELSE state END, "
+                    "done_at = CASE WHEN attempts + 1 >= ? THEN ? ELSE done_at END WHERE id = ?",
+                    (CORRECTION_ATTEMPTS, CORRECTION_ATTEMPTS, _now(), correction_id))
 
     def count_verdicts(self) -> int:
         row = self.db.query_one("SELECT count(*) AS n FROM verdicts")

@@ -14,8 +14,11 @@ router, ``duplicate_contact`` on a genuine second order) does three things in on
   still stored in the ``eval`` form (``{"id", "text", "labels"}`` with the categories that still
   stand), so a rule change can be measured against the mistakes real agents corrected.
 
-A dispute does not lift a hold or remove a keyword already set on a mailbox or helpdesk: a lead
-lifts the hold (the hold page shows which of its messages are disputed).
+For mail the daemon read, the message's verdict loses the categories too (a rescan does not
+put them back), and the keywords that no longer apply (``$HG_<category>``, and ``$Harassment``
+when nothing is left) are queued for its source, which removes them on its next pass. Helpdesk
+tags are taken back when the dispute is made there (``hg_dispute``). A dispute does not lift a
+hold: a lead lifts it (the hold page shows which of its messages are disputed).
 """
 
 from __future__ import annotations
@@ -90,7 +93,10 @@ class Disputes:
 
         self.db = db
         self.store = SqliteMessageStore(db)
+        from gateway.checkpoints import Checkpoints
+
         self.audit = AuditLog(db)
+        self.ledger = Checkpoints(db)  # the daemon's verdicts: mailbox keywords to take back
         db.migrate()
         if not db.query("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'disputes_keep_out'"):
             with db.tx() as conn:
@@ -128,6 +134,7 @@ class Disputes:
             marks = ", ".join("?" * len(wanted))
             conn.execute(f"DELETE FROM message_findings WHERE message_seq = ? AND category IN ({marks})",
                          (stored.seq, *wanted))
+            self.ledger.withdraw(message_id, wanted, conn)  # mail the daemon read: its keywords follow
             self.audit.append(actor, "message.dispute", f"message:{message_id}", reason,
                               {"categories": wanted, "customer": customer, "standing": [c for c in standing if c not in wanted]},
                               at=now, conn=conn)

@@ -172,6 +172,26 @@ class ImapMailbox:
             if words and uids:
                 self.client.add_flags(uids, sorted(words), silent=True)
 
+    def remove_keywords(self, message_id: str, words: list[str], *, also_in: str = "") -> bool:
+        """STORE -FLAGS ``words`` on the message(s) with this Message-ID, here or, when not here,
+        in the folder ``also_in`` (the held folder, where held customers' mail was moved).
+        Returns whether the message was found. Only keywords are touched."""
+        found = self.client.search(["HEADER", "Message-ID", message_id])
+        if found:
+            if self.keywords_allowed:
+                self.client.remove_flags(found, words, silent=True)
+            return True
+        if not also_in or also_in == self.mailbox or not self.client.folder_exists(also_in):
+            return False
+        self.client.select_folder(also_in)
+        try:
+            found = self.client.search(["HEADER", "Message-ID", message_id])
+            if found and self.keywords_allowed:
+                self.client.remove_flags(found, words, silent=True)
+        finally:
+            self.client.select_folder(self.mailbox)
+        return bool(found)
+
     def move(self, uids: list[int], folder: str) -> None:
         """Move ``uids`` to ``folder`` without ever losing or deleting a message otherwise."""
         if not uids:
@@ -349,6 +369,7 @@ class ImapSource:
             use_idle = self.cfg.idle and box.has_idle
             while not stop.is_set():
                 await self._catch_up(box, stop)
+                await asyncio.to_thread(self._correct, box)
                 self.backoff.reset()
                 self.stats.last_success = time.time()
                 if once or stop.is_set():
@@ -401,6 +422,16 @@ class ImapSource:
             self.checkpoints.advance(self.name, self.mailbox, box.uidvalidity, last_uid)
             self.backoff.reset()
         return count, ahead
+
+    def _correct(self, box: ImapMailbox) -> None:
+        """Take back the keywords of categories people disputed since (gateway/disputes.py)."""
+        for correction_id, message_id, words in self.checkpoints.pending_corrections(self.name):
+            searchable = message_id.startswith("<")  # an id that is a content hash names no header
+            found = searchable and box.remove_keywords(message_id, words, also_in=self.cfg.held_folder)
+            self.checkpoints.correction_done(correction_id, found=found, final=not searchable)
+            if found:
+                log.info("disputed keywords removed", extra={"source": self.name, "mailbox": self.mailbox,
+                                                             "message_id": message_id})
 
     def _batch(self, box: ImapMailbox, uids: list[int], halt: threading.Event,
                fetched: list[Fetched] | None = None,

@@ -90,6 +90,19 @@ class MaildirMarks:
                  datetime.now(timezone.utc).isoformat()),
             )
 
+    def remove_keywords(self, source: str, message_id: str, words: list[str]) -> bool:
+        """Take ``words`` off every file of ``source`` carrying this message id; returns whether
+        there was one (keywords live here, not in the Maildir)."""
+        gone = set(words)
+        with self.db.tx() as conn:
+            rows = conn.execute("SELECT name, keywords FROM maildir_marks WHERE source = ? AND message_id = ?",
+                                (source, message_id)).fetchall()
+            for r in rows:
+                kept = sorted(k for k in json.loads(r["keywords"]) if k not in gone)
+                conn.execute("UPDATE maildir_marks SET keywords = ? WHERE source = ? AND name = ?",
+                             (json.dumps(kept), source, r["name"]))
+        return bool(rows)
+
     def applied(self, source: str, name: str) -> None:
         with self.db.tx() as conn:
             conn.execute("UPDATE maildir_marks SET applied = 1 WHERE source = ? AND name = ?", (source, name))
@@ -173,6 +186,14 @@ class MaildirSource:
                 self._move_to_held(path)
             self.marks.applied(self.name, name)
             self.stats.lag = max(0, self.stats.lag - 1)
+        self._correct()
+
+    def _correct(self) -> None:
+        """Take back the keywords of categories people disputed since (gateway/disputes.py)."""
+        checkpoints = self.handler.checkpoints
+        for correction_id, message_id, words in checkpoints.pending_corrections(self.name):
+            found = self.marks.remove_keywords(self.name, message_id, words)
+            checkpoints.correction_done(correction_id, found=found, final=True)  # the sidecar has it or never will
 
     def _move_to_held(self, path: Path) -> None:
         for sub in ("cur", "new", "tmp"):
