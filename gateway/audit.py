@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 from gateway.store.db import Database, register_schema
 
 GENESIS_HASH = "0" * 64
+_sha256 = hashlib.sha256
 #: The state key holding ``"<seq>:<hash>"`` of the newest entry, so cutting entries off the end shows.
 HEAD_KEY = "audit.head"
 #: ``Database.tx_local`` key of ``(seq, hash)`` of the newest entry written in the open transaction.
@@ -56,15 +58,33 @@ _TRIGGERS = tuple(
 )
 
 
+_UTC = timezone.utc
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
 def iso(dt: datetime) -> str:
     """Timestamps are stored as ISO 8601 text in UTC (``2026-01-02T03:04:05.678901+00:00``)."""
-    if dt.tzinfo is None:
-        raise ValueError("timestamps must be timezone-aware")
-    return dt.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    global _LAST_ISO
+    last = _LAST_ISO
+    if dt is last[0]:  # one change writes its ``now`` in several columns and stores
+        return last[1]
+    utc = dt
+    if dt.tzinfo is not _UTC:  # the clock's own datetimes are UTC already: no conversion
+        if dt.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        utc = dt.astimezone(_UTC)
+    text = utc.isoformat()  # (a keyword argument costs more than the microseconds check)
+    if not utc.microsecond:
+        text = f"{text[:19]}.000000{text[19:]}"
+    _LAST_ISO = (dt, text)
+    return text
+
+
+#: The last datetime ``iso`` formatted and its text (held, so the object cannot be another one).
+_LAST_ISO: tuple[datetime | None, str] = (None, "")
 
 
 def parse_iso(text: str | None) -> datetime | None:
@@ -74,9 +94,32 @@ def parse_iso(text: str | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
-# Built once: json.dumps with options builds a new encoder on every call.
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
-_STRING = json.JSONEncoder(ensure_ascii=False).encode
+def json_encoder(**options: Any) -> Callable[[Any], str]:
+    """``json.JSONEncoder(**options).encode``, the same text, with one C encoder kept for every
+    call instead of a new one per call (``json.dumps`` builds one each time). It skips the
+    circular-reference check: the values encoded here are plain data the gateway builds."""
+    encoder = json.JSONEncoder(**options)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None or encoder.indent is not None:
+        return encoder.encode
+    spell = json.encoder.encode_basestring_ascii if encoder.ensure_ascii else json.encoder.encode_basestring
+    c_encode = make(None, encoder.default, spell, None, encoder.key_separator, encoder.item_separator,
+                    encoder.sort_keys, encoder.skipkeys, encoder.allow_nan)
+    join = "".join
+
+    def encode(value: Any) -> str:
+        return join(c_encode(value, 0))
+
+    return encode
+
+
+#: ``json.dumps(value)`` with the default options.
+json_ascii = json_encoder()
+#: ``json.dumps(value, ensure_ascii=False)``.
+json_text = json_encoder(ensure_ascii=False)
+_CANONICAL = json_encoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+#: A str as JSON (what ``json.dumps(s, ensure_ascii=False)`` writes), without the encoder's dispatch.
+_STRING = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
 def canonical_json(value: Any) -> str:
@@ -158,9 +201,9 @@ def entry_hash(prev_hash: str, seq: int, at: str, actor: str, action: str, subje
     ``evidence_json`` is the stored canonical text, embedded as written: the result equals
     ``canonical_json`` of the whole entry, and any textual change to the stored evidence shows."""
     s = _STRING
-    body = (f'{{"action":{s(action)},"actor":{s(actor)},"at":{s(at)},"evidence":{evidence_json},'
+    body = (f'{prev_hash}{{"action":{s(action)},"actor":{s(actor)},"at":{s(at)},"evidence":{evidence_json},'
             f'"reason":{s(reason)},"seq":{int(seq)},"subject":{s(subject)}}}')
-    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+    return _sha256(body.encode("utf-8")).hexdigest()
 
 
 class AuditLog:
@@ -210,6 +253,15 @@ class AuditLog:
         # parse_iso(at_text), without parsing: iso() keeps every microsecond.
         return AuditEntry(seq, at.astimezone(timezone.utc), actor, action, subject, reason, evidence, prev_hash,
                           digest)
+
+    def append_json(self, actor: str, action: str, subject: str, reason: str, evidence_json: str, *,
+                    at_text: str, conn: sqlite3.Connection) -> int:
+        """``append`` for a caller that has written the evidence's canonical JSON itself
+        (``canonical_json(evidence)``, exactly) and joins its own transaction ``conn``; returns
+        the entry's seq. The pipeline's decision entry takes this path once per message."""
+        if not actor or not action or not subject:
+            raise ValueError("an audit entry needs an actor, an action and a subject")
+        return self._write(conn, actor, action, subject, reason or "", evidence_json, at_text)[0]
 
     def _write(self, c: sqlite3.Connection, actor: str, action: str, subject: str, reason: str,
                evidence_json: str, at_text: str) -> tuple[int, str, str]:

@@ -30,7 +30,7 @@ from typing import Any
 
 import jinja2
 
-from gateway.audit import AuditLog, iso, parse_iso, transaction, utcnow
+from gateway.audit import AuditLog, iso, json_text, parse_iso, transaction, utcnow
 from gateway.errors import PolicyError
 from gateway.store.db import Database, register_schema
 
@@ -240,6 +240,35 @@ class DraftStore:
     ) -> Draft:
         """Queue a pending draft. Creating the same template for the same message again returns the
         existing draft (re-deliveries do not queue duplicates)."""
+        with transaction(self.db, conn) as c:
+            draft_id = self.queue(customer, lang, template, subject, body, to_address=to_address, thread=thread,
+                                  source=source, message_id=message_id, in_reply_to=in_reply_to,
+                                  references=references, rule=rule, external=external, actor=actor, now=now,
+                                  conn=c)
+            return self._load(c, draft_id)
+
+    def queue(
+        self,
+        customer: str,
+        lang: str,
+        template: str,
+        subject: str,
+        body: str,
+        *,
+        to_address: str = "",
+        thread: str = "",
+        source: str = "",
+        message_id: str = "",
+        in_reply_to: str = "",
+        references: str = "",
+        rule: str = "",
+        external: dict[str, Any] | None = None,
+        actor: str = "policy",
+        now: datetime | None = None,
+        conn: sqlite3.Connection | None = None,
+    ) -> int:
+        """``create`` returning the draft's id only, without reading the draft back (what the
+        pipeline's effects need)."""
         if not customer:
             raise DraftError("a draft needs a customer")
         if not body.strip():
@@ -251,20 +280,20 @@ class DraftStore:
                 row = c.execute("SELECT id FROM drafts WHERE message_id = ? AND template = ? ORDER BY id LIMIT 1",
                                 (message_id, template)).fetchone()
                 if row is not None:
-                    return self._load(c, row["id"])
+                    return int(row["id"])
             cur = c.execute(
                 "INSERT INTO drafts(customer, thread, source, message_id, lang, template, rule, to_address, subject, "
                 "body, in_reply_to, refs, external, state, original_subject, original_body, created_at, created_by, "
                 "updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (customer, thread, source, message_id, lang, template, rule, clean_header(to_address), subject, body,
-                 clean_header(in_reply_to), clean_header(references), json.dumps(external or {}, ensure_ascii=False),
+                 clean_header(in_reply_to), clean_header(references), json_text(external or {}),
                  "pending", subject, body, iso(now), actor, iso(now)),
             )
             draft_id = int(cur.lastrowid)  # type: ignore[arg-type]
             self.audit.append(actor, "draft.create", f"draft:{draft_id}", f"template {lang}/{template} ({rule})",
                               {"customer": customer, "message_id": message_id, "template": template, "lang": lang,
                                "subject": subject}, at=now, conn=c)
-            return self._load(c, draft_id)
+            return draft_id
 
     def edit(self, draft_id: int, actor: str, *, body: str | None = None, subject: str | None = None,
              reason: str = "", now: datetime | None = None, conn: sqlite3.Connection | None = None) -> Draft:

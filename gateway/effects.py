@@ -24,7 +24,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from gateway.audit import AuditLog, iso, parse_iso, transaction, utcnow
+from gateway.audit import (
+    AuditLog,
+    canonical_json,
+    iso,
+    json_ascii,
+    json_text,
+    parse_iso,
+    transaction,
+    utcnow,
+)
 from gateway.drafts import DraftError, DraftRenderer, DraftStore
 from gateway.holds import SCOPES, HoldError, HoldStore
 from gateway.model import Decision, Finding, Message
@@ -189,7 +198,7 @@ class EscalationStore:
             cur = c.execute(
                 "INSERT INTO escalations(message_id, customer, recipients, priority, rules, categories, hold_id, "
                 "created_at) VALUES (?,?,?,?,?,?,?,?)",
-                (message_id, customer, json.dumps(recipients), priority, json.dumps(rules), json.dumps(categories),
+                (message_id, customer, json_ascii(recipients), priority, json_ascii(rules), json_ascii(categories),
                  hold_id, iso(now)))
             esc_id = int(cur.lastrowid)  # type: ignore[arg-type]
             self.audit.append("policy", "escalation.create", f"escalation:{esc_id}",
@@ -265,6 +274,16 @@ class CoreEffects:
             return None
         return json.loads(row["decision"]), EffectsReport.from_json(json.loads(row["report"]), replayed=True)
 
+    def recorded_ids(self, message_ids: list[str]) -> set[str]:
+        """Which of ``message_ids`` have a recorded decision (one query per 500 ids)."""
+        found: set[str] = set()
+        for i in range(0, len(message_ids), 500):
+            chunk = message_ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.query(f"SELECT message_id FROM decisions WHERE message_id IN ({marks})", tuple(chunk))
+            found.update(r[0] for r in rows)
+        return found
+
     def apply(self, message: Message, findings: list[Finding], decision: Decision, *,
               customer: str | None = None, checked: bool = False) -> EffectsReport:
         """Carry out ``decision`` for ``message`` once. ``customer`` is the canonical customer key
@@ -295,6 +314,11 @@ class CoreEffects:
         now = self.clock()
         now_text = iso(now)
         text_hash = text_sha256(message.text)
+        if not decision.actions:
+            shape = _plain_shape(decision)
+            if shape is not None:
+                return self._record_plain(c, message, findings, decision.message_id, shape, customer, now_text,
+                                          text_hash)
         report = EffectsReport(message.id)
         if decision.shadow:
             if decision.actions:
@@ -323,6 +347,35 @@ class CoreEffects:
             at=now, conn=c, at_text=now_text)
         return report
 
+    def _record_plain(self, c: sqlite3.Connection, message: Message, findings: list[Finding], decided_id: str,
+                      shape: _Shape, customer: str, now_text: str, text_hash: str) -> EffectsReport:
+        """The decision row and its audit entry for a decision without actions (most messages),
+        written from the texts cached for its shape: the same texts the general path writes."""
+        mid = message.id
+        if findings:
+            found = [f.to_json() for f in findings]
+            findings_text = _json_text(found)
+            findings_canonical = _canonical([_evidence_of(f) for f in found])
+        else:
+            findings_text = findings_canonical = "[]"
+        received = message.received_at
+        text_mid = _str_text(mid)
+        c.execute(
+            "INSERT INTO decisions(message_id, customer, thread, source, subject, sender_address, lang, "
+            "received_at, decided_at, content_hash, text_sha256, findings, decision, report) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (mid, customer, message.thread, message.source, message.subject, message.sender_address,
+             message.lang, iso(received) if received else None, now_text, message.content_hash, text_hash,
+             findings_text, shape.decision[0] + (text_mid if decided_id == mid else _str_text(decided_id))
+             + shape.decision[1],
+             _REPORT[0] + _str_ascii(mid) + _REPORT[1]))
+        e = shape.evidence
+        self.audit.append_json(
+            "policy", "decision", "message:" + mid, shape.summary,
+            e[0] + _str_text(customer) + e[1] + text_mid + e[2] + findings_canonical + e[3] + _str_text(text_hash) + e[4],
+            at_text=now_text, conn=c)
+        return EffectsReport(mid)
+
     def _hold(self, c: sqlite3.Connection, message: Message, findings: list[Finding], decision: Decision,
               customer: str, report: EffectsReport, now: datetime) -> None:
         action = next((a for a in decision.actions if a.type == "hold"), None)
@@ -338,18 +391,20 @@ class CoreEffects:
         )
         reason = p.get("reason") or "policy"
         scope = p.get("scope", "customer")
-        covering = [h for h in self.holds.active_for(customer, message.thread or message.id, message.source)
-                    if SCOPES.index(h.scope) >= SCOPES.index(scope)]
+        covering = [hold_id for hold_id, held in self.holds.active_scopes(customer, message.thread or message.id,
+                                                                          message.source)
+                    if SCOPES.index(held) >= SCOPES.index(scope)]
         if covering:
             # Already held at least this widely: the new conduct is evidence on that hold, not a new proposal.
-            hold = self.holds.add_evidence(covering[0].id, evidence, message_id=message.id, categories=sorted(cats),
-                                           reason=reason, now=now, conn=c)
-            report.suppressed.append(f"hold ({p.get('mode')}, {scope}): already covered by active hold {hold.id}")
+            hold_id = covering[0]
+            state = self.holds.extend(hold_id, evidence, message_id=message.id, categories=sorted(cats),
+                                      reason=reason, now=now, conn=c)
+            report.suppressed.append(f"hold ({p.get('mode')}, {scope}): already covered by active hold {hold_id}")
         else:
-            make = self.holds.apply if p.get("mode") == "apply" else self.holds.propose
-            hold = make(customer, scope, reason, evidence, **kwargs)  # type: ignore[arg-type]
-        report.hold_id = hold.id
-        report.hold_state = hold.state
+            hold_id, state = self.holds.open("active" if p.get("mode") == "apply" else "proposed", customer, scope,
+                                             reason, evidence, **kwargs)  # type: ignore[arg-type]
+        report.hold_id = hold_id
+        report.hold_state = state
 
     def _escalate(self, c: sqlite3.Connection, message: Message, decision: Decision, customer: str,
                   report: EffectsReport, now: datetime) -> None:
@@ -393,18 +448,79 @@ class CoreEffects:
                               {"template": template}, at=now, conn=c)
             return
         refs = " ".join(x for x in [*message.references, message.message_id] if x)
-        draft = self.drafts.create(
+        report.draft_id = self.drafts.queue(
             customer, rendered.lang, template, rendered.subject, rendered.body,
             to_address=message.reply_to or message.sender_address or message.sender, thread=message.thread,
             source=message.source, message_id=message.id, in_reply_to=message.message_id, references=refs,
             rule=p.get("rule", ""), external=dict(message.external), now=now, conn=c)
-        report.draft_id = draft.id
 
 
 #: ``json.dumps(value, ensure_ascii=False)`` without building a new encoder per call.
-_json_text = json.JSONEncoder(ensure_ascii=False).encode
+_json_text = json_text
 #: ``json.dumps(value)`` (ASCII, the default separators), called directly.
-_json_ascii = json.JSONEncoder().encode
+_json_ascii = json_ascii
+
+
+_str_text = json.encoder.encode_basestring  # type: ignore[attr-defined]  # a str as _json_text spells it
+_str_ascii = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]  # ... as _json_ascii does
+_canonical = canonical_json
+
+
+def _holes(encode: Callable[[Any], str], value: Any, marks: list[str], spell: Callable[[str], str]) -> list[str]:
+    """``encode(value)`` cut at each of ``marks`` (placeholder strings inside ``value``, spelled
+    by ``spell``), in the order they appear: the fixed pieces of a JSON text with holes."""
+    text = encode(value)
+    pieces = []
+    for mark in marks:
+        head, sep, text = text.partition(spell(mark))
+        if not sep:
+            raise ValueError("a JSON template lost its placeholder")
+        pieces.append(head)
+    return pieces + [text]
+
+
+_HOLE = [f"\x00hg:{i}\x00" for i in range(4)]  # never in a tag, a rule name or a template name
+#: The effects report of a message without actions, around its (ASCII-spelled) message id.
+_REPORT = _holes(_json_ascii, EffectsReport(_HOLE[0]).to_json(), _HOLE[:1], _str_ascii)
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a decision without actions writes besides the message's own values: the decision
+    JSON around the message id, the audit evidence's canonical JSON around the customer, the
+    message id, the findings and the text hash, and the audit reason."""
+
+    decision: list[str]
+    evidence: list[str]
+    summary: str
+
+
+_SHAPES: dict[tuple[Any, ...], _Shape] = {}
+
+
+def _plain_shape(decision: Decision) -> _Shape | None:
+    """The cached texts for this decision's shape (tags, categories, hits, misses, shadow, held),
+    or None when the shape cannot be a cache key (then the general path writes it)."""
+    try:
+        key = (tuple(decision.tags), tuple(decision.categories), tuple(decision.hits), tuple(decision.misses),
+               decision.shadow, decision.held, type(decision.shadow), type(decision.held))
+        shape = _SHAPES.get(key)
+    except TypeError:
+        return None
+    if shape is None:
+        if any(type(x) is not str for part in key[:4] for x in part):
+            return None
+        decided = decision.to_json()
+        decided["message_id"] = _HOLE[1]
+        evidence = {"customer": _HOLE[0], "tags": decided["tags"], "actions": [], "hits": decided["hits"],
+                    "misses": decided["misses"], "shadow": decision.shadow, "held": decision.held,
+                    "text_sha256": _HOLE[3], "findings": _HOLE[2], "effects": EffectsReport(_HOLE[1]).to_json()}
+        shape = _Shape(_holes(_json_text, decided, _HOLE[1:2], _str_text),
+                       _holes(_canonical, evidence, _HOLE, _str_text), _summary(decision))
+        if len(_SHAPES) >= 4096:
+            _SHAPES.clear()
+        _SHAPES[key] = shape
+    return shape
 
 
 def text_sha256(text: str) -> str:

@@ -30,14 +30,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from gateway.audit import AuditLog, iso, parse_iso, transaction, utcnow
+from gateway.audit import (
+    AuditLog,
+    iso,
+    json_ascii,
+    json_text,
+    parse_iso,
+    transaction,
+    utcnow,
+)
 from gateway.errors import PolicyError
 from gateway.store.db import Database, register_schema
 
 SCOPES: tuple[str, ...] = ("thread", "customer", "all_channels")  # narrowest to widest
 STATES: tuple[str, ...] = ("proposed", "active", "lifted", "expired", "rejected")
 OPEN_STATES: tuple[str, ...] = ("proposed", "active")
-#: ``Database.tx_local`` key: (customers with an active hold, earliest expires_at) in this transaction.
+#: ``Database.tx_local`` key: (customers with an active hold, earliest expires_at as a datetime) in this
+#: transaction.
 _ACTIVE = "holds.active"
 _ASKED = "holds.asked"
 
@@ -168,13 +177,7 @@ class Hold:
 
     def covers(self, customer: str, thread: str = "", source: str = "") -> bool:
         """Does this hold apply to a message from ``customer`` in ``thread`` on ``source``?"""
-        if customer != self.customer:
-            return False
-        if self.scope == "all_channels":
-            return True
-        if self.scope == "customer":
-            return not self.source or not source or source == self.source
-        return bool(thread) and thread == self.thread and (not self.source or not source or source == self.source)
+        return _covers(self.customer, self.scope, self.thread, self.source, customer, thread, source)
 
     def to_json(self) -> dict[str, Any]:
         def t(dt: datetime | None) -> str | None:
@@ -258,6 +261,21 @@ class HoldStore:
                 evidence: list[dict[str, Any]] | None, *, thread: str, source: str, message_id: str,
                 rule: str, categories: list[str] | None, expiry_days: int | None, actor: str,
                 now: datetime | None, conn: sqlite3.Connection | None) -> Hold:
+        with transaction(self.db, conn) as c:
+            hold_id, _ = self.open(state, customer, scope, reason, evidence, thread=thread, source=source,
+                                   message_id=message_id, rule=rule, categories=categories,
+                                   expiry_days=expiry_days, actor=actor, now=now, conn=c)
+            return self._load(c, hold_id)
+
+    def open(self, state: str, customer: str, scope: str, reason: str,
+             evidence: list[dict[str, Any]] | None, *, thread: str = "", source: str = "", message_id: str = "",
+             rule: str = "", categories: list[str] | None = None, expiry_days: int | None = None,
+             actor: str = "policy", now: datetime | None = None,
+             conn: sqlite3.Connection | None = None) -> tuple[int, str]:
+        """``propose`` (``state="proposed"``) or ``apply`` (``"active"``) returning only the hold's
+        id and state, without reading the hold back: what the pipeline's effects need."""
+        if state not in OPEN_STATES:
+            raise HoldError(f"a new hold is proposed or active, not {state!r}")
         if scope not in SCOPES:
             raise HoldError(f"unknown hold scope {scope!r}; use one of {', '.join(SCOPES)}")
         if not customer:
@@ -285,15 +303,16 @@ class HoldStore:
                                   {"message_id": message_id, "evidence": evidence}, at=now, conn=c)
                 if state == "active" and existing["state"] == "proposed":
                     self._transition(c, existing, "approve", actor, reason, now)
-                return self._load(c, hold_id)
+                    return hold_id, "active"
+                return hold_id, existing["state"]
             expires_at = iso(now + timedelta(days=expiry_days)) if (state == "active" and expiry_days) else None
             cur = c.execute(
                 "INSERT INTO holds(customer, scope, thread, source, state, reason, rule, categories, evidence, "
                 "message_ids, expiry_days, expires_at, created_at, created_by, updated_at, decided_at, "
                 "decided_by, decision_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (customer, scope, thread_key, source_key, state, reason, rule,
-                 json.dumps(sorted(set(categories or []))), json.dumps(evidence, ensure_ascii=False),
-                 json.dumps([message_id] if message_id else []), expiry_days, expires_at, iso(now), actor,
+                 json_ascii(sorted(set(categories or []))), json_text(evidence),
+                 json_ascii([message_id] if message_id else []), expiry_days, expires_at, iso(now), actor,
                  iso(now), iso(now) if state == "active" else None, actor if state == "active" else None,
                  reason if state == "active" else None),
             )
@@ -307,13 +326,22 @@ class HoldStore:
                               {"customer": customer, "scope": scope, "thread": thread_key, "source": source_key,
                                "rule": rule, "message_id": message_id, "expires_at": expires_at,
                                "evidence": evidence}, at=now, conn=c)
-            return self._load(c, hold_id)
+            return hold_id, state
 
     def add_evidence(self, hold_id: int, evidence: list[dict[str, Any]], *, message_id: str = "",
                      categories: list[str] | None = None, reason: str = "", actor: str = "policy",
                      now: datetime | None = None, conn: sqlite3.Connection | None = None) -> Hold:
         """Attach a message's evidence to an open hold (proposed or active) without changing its state:
         more conduct from a customer who is already held or already proposed for a hold."""
+        with transaction(self.db, conn) as c:
+            self.extend(hold_id, evidence, message_id=message_id, categories=categories, reason=reason,
+                        actor=actor, now=now, conn=c)
+            return self._load(c, int(hold_id))
+
+    def extend(self, hold_id: int, evidence: list[dict[str, Any]], *, message_id: str = "",
+               categories: list[str] | None = None, reason: str = "", actor: str = "policy",
+               now: datetime | None = None, conn: sqlite3.Connection | None = None) -> str:
+        """``add_evidence`` without reading the hold back; returns its state (unchanged)."""
         now = now or utcnow()
         with transaction(self.db, conn) as c:
             row = c.execute("SELECT * FROM holds WHERE id = ?", (int(hold_id),)).fetchone()
@@ -324,7 +352,7 @@ class HoldStore:
             self._add_evidence(c, row, list(evidence), message_id, categories or [], now)
             self.audit.append(actor, "hold.evidence", f"hold:{hold_id}", reason or "more evidence",
                               {"message_id": message_id, "evidence": evidence}, at=now, conn=c)
-            return self._load(c, int(hold_id))
+            return str(row["state"])
 
     @staticmethod
     def _add_evidence(c: sqlite3.Connection, row: sqlite3.Row, evidence: list[dict[str, Any]],
@@ -353,7 +381,7 @@ class HoldStore:
             merged = json.dumps(old + [e for e in evidence if e not in old], ensure_ascii=False)
         cats = sorted(set(json.loads(row["categories"])) | set(categories))
         c.execute("UPDATE holds SET evidence = ?, message_ids = ?, categories = ?, updated_at = ? WHERE id = ?",
-                  (merged, json.dumps(ids), json.dumps(cats), iso(now), row["id"]))
+                  (merged, json_ascii(ids), json_ascii(cats), iso(now), row["id"]))
 
     # -- transitions ----------------------------------------------------------------------------
 
@@ -466,6 +494,12 @@ class HoldStore:
         rows = self.db.query("SELECT * FROM holds WHERE customer = ? AND state = 'active' ORDER BY id", (customer,))
         return [h for h in (_hold(r) for r in rows) if h.covers(customer, thread, source)]
 
+    def active_scopes(self, customer: str, thread: str = "", source: str = "") -> list[tuple[int, str]]:
+        """``(id, scope)`` of ``active_for``'s holds, oldest first, without building Hold objects."""
+        rows = self.db.query("SELECT id, scope, thread, source FROM holds WHERE customer = ? AND state = 'active' "
+                             "ORDER BY id", (customer,))
+        return [(r[0], r[1]) for r in rows if _covers(customer, r[1], r[2], r[3], customer, thread, source)]
+
     def active_after_expiry(self, customer: str, thread: str = "", source: str = "",
                             now: datetime | None = None) -> list[Hold]:
         """``expire_due(now)`` then ``active_for(customer, thread, source)``, in one query when
@@ -481,11 +515,12 @@ class HoldStore:
             elif snapshot is None:
                 rows = self.db.query("SELECT customer, expires_at FROM holds WHERE state = 'active'")
                 expiries = [r["expires_at"] for r in rows if r["expires_at"] is not None]
-                snapshot = ({r["customer"] for r in rows}, min(expiries) if expiries else None)
+                # the earliest expiry as a datetime: compared with ``now`` without formatting it
+                snapshot = ({r["customer"] for r in rows}, parse_iso(min(expiries)) if expiries else None)
                 self.db.tx_local[_ACTIVE] = snapshot
             if snapshot is not None:
                 customers, first_expiry = snapshot
-                if customer not in customers and (first_expiry is None or first_expiry > iso(now)):
+                if customer not in customers and (first_expiry is None or first_expiry > now):
                     return []
         rows = self.db.query(
             "SELECT * FROM holds WHERE customer = ? AND state = 'active' UNION ALL "
@@ -517,12 +552,24 @@ class HoldStore:
         return hold
 
 
+def _covers(held: str, scope: str, held_thread: str, held_source: str, customer: str, thread: str,
+            source: str) -> bool:
+    """``Hold.covers`` on the hold's columns."""
+    if customer != held:
+        return False
+    if scope == "all_channels":
+        return True
+    if scope == "customer":
+        return not held_source or not source or source == held_source
+    return bool(thread) and thread == held_thread and (not held_source or not source or source == held_source)
+
+
 def _json_append(stored: str, items: list[dict[str, Any]]) -> str:
     """``json.dumps(json.loads(stored) + items, ensure_ascii=False)`` for a stored JSON list, without
     decoding ``stored`` (json.dumps separates list items with ", ")."""
     if not items:
         return stored
-    tail = json.dumps(items, ensure_ascii=False)
+    tail = json_text(items)
     body = stored.rstrip()
     if body == "[]":
         return tail

@@ -42,6 +42,8 @@ class Policy:
         self.settings = settings
         self.path = path
         self.templates_dir = templates_dir
+        #: (the rules they were made from, rule names in order, name -> position), made on first use
+        self._names: tuple[tuple[PolicyRule, ...], list[str], dict[str, int]] | None = None
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> "Policy":
@@ -89,6 +91,18 @@ class Policy:
         """
         if history is None:
             raise PolicyError("decide() needs the customer's history (an empty CustomerHistory for a new customer)")
+        rules = self.rules
+        names = self._names
+        if names is None or names[0] is not rules:
+            names = self._names = (rules, [r.name for r in rules], {r.name: i for i, r in enumerate(rules)})
+        if not findings:
+            # Every rule needs a finding of its categories: none fires, and nothing but an active
+            # hold shows (most messages).
+            decision = Decision(message_id=message.id, misses=list(names[1]), shadow=self.settings.shadow)
+            if active_hold:
+                decision.held = True
+                decision.tags = [self.hold_tag]
+            return decision
         decision = Decision(message_id=message.id, shadow=self.settings.shadow)
         fired: list[tuple[PolicyRule, list[Finding]]] = []
         results: dict[str, bool] = {}
@@ -103,7 +117,7 @@ class Policy:
             results[rule.name] = bool(found)
             if found:
                 fired.append((rule, found))
-        order = {r.name: i for i, r in enumerate(self.rules)}
+        order = names[2]
         fired.sort(key=lambda pair: order[pair[0].name])
         decision.hits = [r.name for r, _ in fired]
         decision.misses = [r.name for r in self.rules if not results.get(r.name)]
