@@ -17,11 +17,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.audit import utcnow
 from gateway.model import Decision, Finding, Message
 from gateway.policy import Policy
 from gateway.store.db import Database
+
+if TYPE_CHECKING:
+    from gateway.effects import CoreEffects
 
 
 @dataclass
@@ -97,24 +101,40 @@ class Pipeline:
     def process_many(self, messages: Iterable[Message]) -> list[Result]:
         """``process`` for each message, all in one transaction: one commit for the batch.
 
-        Each message still runs in its own savepoint, so the results are the ones ``process``
-        gives one by one; but nothing is committed until the whole batch is done, and an
-        exception rolls the whole batch back and propagates (the caller retries or splits it).
-        Without a database this is just ``process`` in a loop."""
+        The results are the ones ``process`` gives one by one; but nothing is committed until the
+        whole batch is done, and an exception rolls the whole batch back and propagates (the
+        caller retries or splits it), so the messages need no savepoint each. Without a database
+        this is just ``process`` in a loop."""
         if self.effects is None:
             return [self.process(m) for m in messages]
         assert self.db is not None
+        batch = list(messages)
+        prepare = getattr(self.tracker, "prepare", None)  # the contact stage's work for the whole batch at once
+        if prepare is not None:
+            prepare(batch)
+        detect = self.detector.detect  # type: ignore[attr-defined]
+        stateful = self._stateful
+        effects: CoreEffects = self.effects  # type: ignore[assignment]
+        results: list[Result] = []
         with self.db.tx():
-            return [self.process(m) for m in messages]
+            # No savepoint per message: a failure rolls the whole batch back anyway, and a
+            # savepoint makes SQLite copy every page the message touches into its sub-journal.
+            # The re-delivery check is one query for the batch; a message met earlier in the
+            # same batch is looked up again, as ``process`` would.
+            seen = effects.recorded_ids([m.id for m in batch])
+            for m in batch:
+                results.append(stateful(m, list(detect(m)), m.id in seen))
+                seen.add(m.id)
+        return results
 
-    def _stateful(self, message: Message, findings: list[Finding]) -> Result:
-        from gateway.effects import CoreEffects
-
+    def _stateful(self, message: Message, findings: list[Finding], applied: bool = True) -> Result:
+        """Contact, the re-delivery check (skipped when ``applied`` is false: the caller knows the
+        message has no decision yet), the hold look-up, policy and effects, in the open transaction."""
         findings += self.tracker.observe(message, findings)  # type: ignore[attr-defined]
         history = self.tracker.history(message.sender, exclude_id=message.id)  # type: ignore[attr-defined]
         customer = history.customer or message.sender
         effects: CoreEffects = self.effects  # type: ignore[assignment]
-        done = effects.recorded(message.id)
+        done = effects.recorded(message.id) if applied else None
         if done is not None:
             # A re-delivery: report what was decided and done the first time.
             return Result(message, findings, _decision_from_json(done[0]), done[1])
