@@ -270,6 +270,69 @@ class MinHasher:
         cache[comparable_text] = keys
         return keys
 
+    def bands_for_texts(self, comparable_texts: Sequence[str]) -> list[np.ndarray | None]:
+        """:meth:`bands_for` of each text (the same keys, and the same cache), computed for the
+        whole batch in one vectorized pass: a text costs about as many numpy calls as a batch
+        of a hundred, so a batch of messages (one IMAP fetch) is fingerprinted at once."""
+        cache = self._bands_cache
+        out: list[np.ndarray | None] = [None] * len(comparable_texts)
+        todo: dict[str, list[int]] = {}
+        for i, text in enumerate(comparable_texts):
+            if text in cache:
+                out[i] = cache[text]
+            else:
+                todo.setdefault(text, []).append(i)
+        k = self.shingle
+        batch: list[tuple[str, list[str]]] = []
+        for text in todo:
+            toks = tokens(text)
+            if len(toks) >= k:
+                batch.append((text, toks))
+            else:  # no words (None) or fewer than a shingle: the one-text path
+                keys = self.bands_for(text)
+                for i in todo[text]:
+                    out[i] = keys
+        if not batch:
+            return out
+        get = self._mixed_cache.get
+        mixed_bytes = b"".join([get(t) or self._mixed(t) for _, toks in batch for t in toks])
+        counts = np.fromiter((len(toks) for _, toks in batch), dtype=np.int64, count=len(batch))
+        total = int(counts.sum())
+        mixed = np.frombuffer(mixed_bytes, dtype=np.uint64).reshape(total, k)
+        # Shingles of the concatenation; keep those whose k tokens lie in one text.
+        width = total - k + 1
+        sh = mixed[:width, 0] ^ mixed[1 : width + 1, 1] if k > 1 else mixed[:, 0].copy()
+        for j in range(2, k):
+            sh ^= mixed[j : width + j, j]
+        owner = np.repeat(np.arange(len(batch)), counts)
+        sh = sh[owner[:width] == owner[k - 1 :]]
+        _mix64_inplace(sh)
+        starts = np.zeros(len(batch), dtype=np.int64)
+        np.cumsum(counts[:-1] - (k - 1), out=starts[1:])
+        # Hash functions along the first axis, shingles along the second: the per-text minimum
+        # is then a reduction over contiguous memory (2-3 times faster than along axis 0).
+        values = self._a_rows[:, None] * sh  # (rows * bands, shingles)
+        values += self._b_rows[:, None]
+        v = np.minimum.reduceat(values, starts, axis=1)  # per text, as ``values.min(axis=0)`` one by one
+        v >>= _S32
+        v += self._salt_flat[:, None]
+        v = v.reshape(self.rows, self.bands, len(batch))
+        acc = v[0] ^ self._band_salt[:, None]
+        _mix64_inplace(acc)
+        for r in range(1, self.rows):
+            acc ^= v[r]
+            _mix64_inplace(acc)
+        acc >>= _S32
+        keys_all = np.ascontiguousarray(acc.T, dtype=np.uint32)  # (texts, bands)
+        for (text, _), keys in zip(batch, keys_all):
+            keys.flags.writeable = False
+            if len(cache) >= BANDS_CACHE:
+                del cache[next(iter(cache))]  # the oldest entry
+            cache[text] = keys
+            for i in todo[text]:
+                out[i] = keys
+        return out
+
     def _bands_for(self, comparable_text: str) -> np.ndarray | None:
         toks = tokens(comparable_text)
         n, k = len(toks), self.shingle

@@ -10,9 +10,12 @@ The clock is the message's ``received_at``, so a replay gives the live answers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import bisect
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta, timezone
+from operator import attrgetter
+from typing import NamedTuple
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -32,12 +35,22 @@ from gateway.contact.history import CustomerHistory
 from gateway.contact.settings import ContactSettings
 from gateway.contact.windows import Stamp, WindowCount, count_windows
 from gateway.model import Evidence, Finding, Message
-from gateway.store.messages import Candidate, Fingerprints, MessageStore, SqliteMessageStore, from_us, to_us, to_utc
+from gateway.store.messages import (
+    Candidate,
+    Fingerprints,
+    MessageStore,
+    SqliteMessageStore,
+    from_us,
+    to_us,
+    to_utc,
+)
 
 MAX_RELATED = 50
 COMPARABLE_CACHE = 8_192  # comparable texts kept in memory (about 4 MB at most)
+BREACHES_MEMO = 16_384  # customers whose latest message's breached windows are kept (~200 B each)
 INDEX_SLACK = timedelta(days=1)  # the campaign index keeps this much more than the lookback
 _US = timedelta(microseconds=1)
+_RECEIVED_US = attrgetter("received_us")
 
 
 class ContactTracker:
@@ -70,11 +83,45 @@ class ContactTracker:
         # message id -> prepared comparable text: the same recent messages are compared again and
         # again (each later message of the customer, each campaign candidate); a text never changes.
         self._comparable: dict[str, Comparable] = {}
+        # customer key -> (received_us, id, store token, breached windows) of the customer's two
+        # messages observed last: ``history`` counts those windows again at the latest one.
+        self._breaches: dict[str, tuple[tuple[int, str, tuple[object, ...], list[str]], ...]] = {}
+        self._observed: tuple[str, int, bool] | None = None  # the last observe: id, time, newly stored
+        self._prepared: dict[str, _Prepared] = {}  # message id -> what ``prepare`` computed
         # One consistency check of the store's caches per step (see SqliteMessageStore.session).
         session = getattr(store, "session", None)
         self._session: Callable[[], AbstractContextManager[None]] = session if callable(session) else nullcontext
 
     # -- the stage ------------------------------------------------------------------------------
+    def prepare(self, messages: Iterable[Message]) -> None:
+        """Compute what ``observe`` will compare of each message — its core span, comparable
+        text, content hash and band keys — for a whole batch at once (the band keys in one
+        vectorized pass: a hundred texts cost about what three cost one by one), and read the
+        batch's customers' and threads' recent rows in one query each. Optional: a later
+        ``observe`` of one of these messages uses the result, any other computes its own.
+        Only the last batch prepared is kept."""
+        prepared: dict[str, _Prepared] = {}
+        eligible: list[tuple[str, str]] = []  # (message id, comparable text) to fingerprint
+        cfg = self.settings.campaigns
+        batch = list(messages)
+        for message in batch:
+            span = core_span(message.text, self.settings.ignore_lines)
+            comp = Comparable.of(comparable_core(message.text[span[0] : span[1]]))
+            prepared[message.id] = _Prepared(message.text, span, comp, None)
+            if cfg.eligible(comp.text, comp.cjk):
+                eligible.append((message.id, comp.text))
+        keys = self.hasher.bands_for_texts([text for _, text in eligible])
+        for (message_id, _), k in zip(eligible, keys):
+            prepared[message_id] = prepared[message_id]._replace(keys=k)
+        self._prepared = prepared
+        preload = getattr(self.store, "preload", None)
+        times = [to_us(m.received_at) for m in batch if m.received_at is not None]
+        if preload is not None and times:
+            with self._session():
+                preload(customers=[m.sender for m in batch], customers_since_us=min(times) - self._lookback_us,
+                        threads=[m.thread for m in batch] if self._thread_windows else [],
+                        threads_since_us=min(times) - self._longest_us)
+
     def observe(self, message: Message, findings: list[Finding]) -> list[Finding]:
         """Contact findings for ``message`` against earlier history; then record it."""
         with self._session():
@@ -86,29 +133,40 @@ class ContactTracker:
             message.received_at = at_time
         at_us, at_id = to_us(at_time), message.id
         at = Stamp(at_us, at_id)
-        evidence = _Evidence(message, self.settings)
-        start, end = evidence.span
-        prepared = Comparable.of(comparable_core(message.text[start:end]))
-        fingerprints, keys = self._fingerprints_keys(prepared)
+        ready = self._prepared.pop(message.id, None)
+        if ready is not None and ready.text == message.text:
+            evidence = _Evidence(message, self.settings, ready.span)
+            prepared = ready.comparable
+            keys = ready.keys
+            text = prepared.text
+            fingerprints = Fingerprints(content_hash(text) if text else "", band_bytes(keys))
+        else:
+            evidence = _Evidence(message, self.settings)
+            start, end = evidence.span
+            prepared = Comparable.of(comparable_core(message.text[start:end]))
+            fingerprints, keys = self._fingerprints_keys(prepared)
         fingerprints = Fingerprints(fingerprints.content_hash, fingerprints.bands, prepared)
         store = self.store
 
         # Earlier rows only: (received_us, id) before the message's, never the message itself
         # (rows end at ``at_us``, so a row at ``at_us`` must have a smaller id).
+        # Only what the windows and the duplicate check read: every row within the longest
+        # window, and the last ``max_compare`` (one more: the message's own id may be among
+        # them) — so the store's cache holds no more than that per customer and thread.
         customer_rows: list[Candidate] = []
         if message.sender:
             customer_rows = [
-                r for r in store.rows_between(customer=message.sender, since_us=at_us - self._lookback_us, until_us=at_us)
+                r for r in store.rows_tail(customer=message.sender, since_us=at_us - self._lookback_us, until_us=at_us,
+                                           window_us=self._longest_us, last=self.settings.duplicates.max_compare + 1)
                 if r.id != at_id and (r.received_us < at_us or r.id < at_id)
             ]
         thread_rows: list[Candidate] = []
         if message.thread and self._thread_windows:
-            # Read as far back as the customer's rows: the store then keeps one range per thread
-            # for this and for history(), which starts at the customer's previous message.
             thread_since_us = at_us - self._longest_us
             thread_rows = [
-                r for r in store.rows_between(thread=message.thread, since_us=at_us - self._lookback_us, until_us=at_us)
-                if r.received_us >= thread_since_us and r.id != at_id and (r.received_us < at_us or r.id < at_id)
+                r for r in store.rows_tail(thread=message.thread, since_us=thread_since_us, until_us=at_us,
+                                           window_us=self._longest_us, last=0)
+                if r.id != at_id and (r.received_us < at_us or r.id < at_id)
             ]
 
         out: list[Finding] = []
@@ -116,7 +174,7 @@ class ContactTracker:
         counts = count_windows(
             self.settings.windows if message.sender else self._thread_only,
             at,
-            [r for r in customer_rows if r.received_us > window_start_us],
+            customer_rows[bisect.bisect_right(customer_rows, window_start_us, key=_RECEIVED_US) :],  # sorted by time
             thread_rows,
             self.settings.burst,
         )
@@ -128,7 +186,8 @@ class ContactTracker:
         threshold = self.settings.duplicates.similarity_ja if prepared.cjk else self.settings.duplicates.similarity
         dups = find_duplicates(
             prepared,
-            [r for r in customer_rows if r.received_us >= dup_since_us][-self.settings.duplicates.max_compare :],
+            customer_rows[max(bisect.bisect_left(customer_rows, dup_since_us, key=_RECEIVED_US),
+                              len(customer_rows) - self.settings.duplicates.max_compare) :],
             threshold=threshold,
             min_chars=self.settings.duplicates.min_chars,
             ignore_lines=self.settings.ignore_lines,
@@ -146,6 +205,9 @@ class ContactTracker:
             out.append(campaign)
 
         seq = store.record(message, list(findings) + out, fingerprints)
+        self._observed = (at_id, at_us, seq is not None)
+        if message.sender:
+            self._remember_breaches(message, at, counts)
         if seq is not None:  # newly stored with this text
             if not isinstance(store, SqliteMessageStore):  # (the SQLite store's rows carry it)
                 self._remember_comparable(message.id, prepared)
@@ -183,6 +245,41 @@ class ContactTracker:
             del self._comparable[next(iter(self._comparable))]  # the oldest entry
         self._comparable[message_id] = text
 
+    def _remember_breaches(self, message: Message, at: Stamp, counts: list[WindowCount]) -> None:
+        """Keep the windows ``message`` breached, for ``history`` right after (which counts them
+        again at the customer's latest message: usually this one), with the store's token that
+        says whether anything recorded since could change them."""
+        watch = getattr(self.store, "watch", None)
+        if watch is None:
+            return
+        token = watch(customer=message.sender, thread=message.thread if self._thread_windows else "")
+        if token is None:
+            return
+        memo = self._breaches
+        entry = (at.received_us, at.id, token, [c.window.name for c in counts if c.breached])
+        earlier = memo.pop(message.sender, None)
+        if len(memo) >= BREACHES_MEMO:
+            del memo[next(iter(memo))]  # the oldest entry
+        # This message's and the one before it: ``history`` right after this step leaves this
+        # one out and counts at the one before.
+        memo[message.sender] = (entry, earlier[0]) if earlier else (entry,)
+
+    def _known_breaches(self, customer: str, last: Candidate, exclude_id: str | None) -> list[str] | None:
+        """The breaches ``observe`` found for ``last`` when nothing since can have changed them:
+        no message sorting before it recorded for the customer's keys or its thread (the store's
+        token), and the message left out sorting after it (so leaving it out changes nothing)."""
+        memo = next((e for e in self._breaches.get(customer, ()) if e[1] == last.id and e[0] == last.received_us), None)
+        if memo is None:
+            return None
+        if exclude_id is not None:
+            observed = self._observed
+            if observed is None or observed[0] != exclude_id or not observed[2] or (observed[1], exclude_id) <= (memo[0], memo[1]):
+                return None
+        token = self.store.watch(customer=customer, thread=last.thread if self._thread_windows else "")  # type: ignore[attr-defined]
+        if token is None or token != memo[2]:
+            return None
+        return list(memo[3])
+
     def history(self, customer: str, exclude_id: str | None = None) -> CustomerHistory:
         """The customer's record across linked keys, leaving out ``exclude_id`` (usually the
         message being decided, whose own findings the policy already has)."""
@@ -193,8 +290,12 @@ class ContactTracker:
             breaches: list[str] = []
             last_seen = None
             if last is not None:
+                last_seen = from_us(last.received_us)
+                known = self._known_breaches(customer, last, exclude_id) if customer else None
+            if last is not None and known is not None:
+                breaches = known
+            elif last is not None:
                 last_us = last.received_us
-                last_seen = from_us(last_us)
                 since_us = last_us - self._longest_us
                 counts = count_windows(
                     self.settings.windows,
@@ -367,14 +468,24 @@ class ContactTracker:
         )
 
 
+class _Prepared(NamedTuple):
+    """What ``ContactTracker.prepare`` computed for one message (``text``: the text it read)."""
+
+    text: str
+    span: tuple[int, int]
+    comparable: Comparable
+    keys: np.ndarray | None
+
+
 class _Evidence:
     """A contact finding's evidence: the customer's own words (``core_span``), found once per
     message however many findings cite it (and cut out for ``comparable`` too); each call gives a
     fresh list."""
 
-    def __init__(self, message: Message, settings: ContactSettings) -> None:
+    def __init__(self, message: Message, settings: ContactSettings, span: tuple[int, int] | None = None) -> None:
         self._message = message
-        self.span = core_span(message.text, settings.ignore_lines)  # also what ``comparable`` compares
+        # also what ``comparable`` compares
+        self.span = span if span is not None else core_span(message.text, settings.ignore_lines)
 
     def __call__(self) -> list[Evidence]:
         start, end = self.span

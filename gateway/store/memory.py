@@ -102,6 +102,11 @@ class MemoryMessageStore:
             entries.sort()
         return [_candidate(self._rows[e[2] - 1]) for e in entries]
 
+    def rows_tail(self, *, customer: str = "", thread: str = "", since_us: int, until_us: int, window_us: int,
+                  last: int) -> list[Candidate]:
+        """Everything in the range (``rows_between``): nothing here needs bounding by the reader."""
+        return self.rows_between(customer=customer, thread=thread, since_us=since_us, until_us=until_us)
+
     def latest_received_us(self) -> int | None:
         return max((r.received_us for r in self._rows), default=None)
 

@@ -15,17 +15,26 @@ SQLite stays the truth; this is a copy that is thrown away whenever it could be 
 
 A *span* holds every row of one customer key (or thread) received at or after ``since_us``, so any
 time range that starts there is answered from memory; rows recorded later are added to the spans
-they belong to. Bounded: spans hold at most ``MAX_SPAN_TOTAL`` rows together (the least recently
-used spans go first; each span counts as one row more, so empty spans of one-message threads
-cannot pile up), a span of more than ``MAX_SPAN_ROWS`` rows is dropped (the next read loads only
-the range it asks for), and at most ``MAX_ROWS`` rows are kept by sequence number. Customer
-summaries (``MAX_SUMMARIES``) and links (``MAX_LINKS``) are bounded the same way.
+they belong to.
+
+Bounded by bytes, not rows: every cached row is weighed by its text (``row_bytes``: the text and
+the two normalized copies the contact stage keeps beside it, plus the objects around them), and
+spans together stay under ``MAX_SPAN_BYTES`` (the least recently used spans go first). A span
+keeps only what its readers asked for: :meth:`MessageCache.tail` records the deepest need per
+kind of key (all rows within a window of time, and the last so many rows before it: what rate
+windows and the duplicate check read), and a span's front beyond that need is cut as new rows
+arrive, so a long-running process holds the recent rows it reads, not all history. A span whose
+newest row left every window is dropped at the next sweep (one-message threads). At most
+``MAX_ROWS`` rows are kept by sequence number; customer summaries (``MAX_SUMMARIES``) and links
+(``MAX_LINKS``) are bounded by counts.
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
 import sqlite3
+import sys
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -33,23 +42,34 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from gateway.store.messages import Candidate
 
-MAX_SPAN_TOTAL = 50_000
+MAX_SPAN_BYTES = 64 * 1024 * 1024  # rows held by spans, weighed by ``row_bytes`` (a hard cap: see ``tail``)
 MAX_SPAN_ROWS = 2_000
-MAX_ROWS = 20_000
+MAX_ROWS = 8_192  # rows kept by sequence number (campaign candidates; mostly the spans' own rows)
+ROW_BYTES = 400  # a cached row's objects besides its texts (ids, times, the row itself, list slots)
+SPAN_BYTES = 300  # an empty span (object, two lists, its key in the dict)
+TRIM_SLACK = 8  # rows beyond the need a span may carry before its front is cut (amortized)
+SWEEP_EVERY = 1_024  # inserts between sweeps for spans that left every window
 MAX_SUMMARIES = 10_000  # customers whose message and finding counts are kept (~300 B each)
 MAX_RECENT_CATEGORIES = 1_024
-MAX_LINKS = 50_000
+MAX_LINKS = 16_384  # customer keys whose links are kept (~300 B each)
 
 CANDIDATE_COLUMNS = "seq, id, customer, received_us, text, content_hash, thread"
+_SERIALS = itertools.count(1)
 
 
-@dataclass
+@dataclass(eq=False, slots=True)
 class Span:
     """Every row of one key with ``received_us >= since_us``, sorted by (received_us, id)."""
 
     since_us: int
     rows: list["Candidate"] = field(default_factory=list)
     us: list[int] = field(default_factory=list)  # rows' received_us, for bisect
+
+    bytes: int = 0  # weight of the rows (``row_bytes``), for the cache's budget
+    # Bumped whenever a row arrives that sorts before this span's newest row (a message older
+    # than one already cached for the key): what was computed for the later rows may be stale.
+    disorder: int = 0
+    serial: int = field(default_factory=lambda: next(_SERIALS))  # tells a reloaded span from this one
 
     def between(self, lo_us: int, hi_us: int) -> list["Candidate"]:
         """Rows with ``lo_us <= received_us <= hi_us`` (``lo_us >= since_us``)."""
@@ -64,6 +84,37 @@ class Span:
             at -= 1
         rows.insert(at, row)
         us.insert(at, row.received_us)
+        return at
+
+    def cut(self, keep_last: int, window_us: int, depth_us: int) -> int:
+        """Drop the front rows no reader needs (see ``MessageCache.tail``): keep every row within
+        ``window_us`` of the newest one and the ``keep_last`` rows before the newest time, but
+        nothing older than ``depth_us`` before the newest, so a read for any later message is
+        still answered. Returns the bytes freed."""
+        us = self.us
+        if not us:
+            return 0
+        newest = us[-1]
+        front = newest - window_us + 1  # rows after ``newest - window_us``
+        before = bisect.bisect_left(us, newest) - keep_last  # the last ``keep_last`` before ``newest``
+        front = min(front, us[before]) if before > 0 else us[0]
+        front = max(front, newest - depth_us)  # reads start at most this deep
+        drop = bisect.bisect_left(us, front)
+        if drop < TRIM_SLACK:
+            return 0
+        freed = sum(row_bytes(r) for r in self.rows[:drop])
+        del self.rows[:drop]
+        del us[:drop]
+        self.since_us = front
+        self.bytes -= freed
+        return freed
+
+
+def row_bytes(row: "Candidate") -> int:
+    """About what one cached row holds in memory: its text (and the comparable text and sorted
+    words the contact stage keeps with it, each no longer than the text) and its objects."""
+    text = row.text
+    return ROW_BYTES + (3 * len(text) if text else 0)
 
 
 class MessageCache:
@@ -75,7 +126,13 @@ class MessageCache:
         self.max_seq = 0  # highest sequence number cached: a new row at or below it means a rollback
         self.links: dict[str, tuple[str, list[str]]] = {}
         self.spans: OrderedDict[tuple[str, str], Span] = OrderedDict()
-        self.span_rows = 0  # rows held by all spans
+        self.span_bytes = 0  # weight of all spans (rows and the spans themselves)
+        # Per kind of key ("customer", "thread"): the deepest need readers stated (``tail``):
+        # the last so many rows before a message, every row within so much time of it, and
+        # nothing older than so much time before it.
+        self.needs: dict[str, tuple[int, int, int]] = {}
+        self._inserts = 0
+        self._newest_us = 0  # the newest received time inserted (for the sweep)
         self.by_seq: dict[int, "Candidate"] = {}
         # customer key (as stored) -> (messages, {category: messages with it}), kept up to date
         # by ``inserted``: ``customer_summary`` without a COUNT over the customer's history.
@@ -92,7 +149,7 @@ class MessageCache:
         self.max_seq = 0
         self.links.clear()
         self.spans.clear()
-        self.span_rows = 0
+        self.span_bytes = 0
         self.by_seq.clear()
         self.summaries.clear()
         self.recent_categories.clear()
@@ -156,14 +213,52 @@ class MessageCache:
         if len(recent) >= MAX_RECENT_CATEGORIES:
             recent.popitem(last=False)
         recent[row.id] = (row.customer, categories)
+        if row.received_us > self._newest_us:
+            self._newest_us = row.received_us
         for name in (("customer", row.customer), ("thread", row.thread)):
             span = self.spans.get(name)
-            if span is not None and row.received_us >= span.since_us:
-                if len(span.rows) >= MAX_SPAN_ROWS:
-                    self.span_rows -= len(self.spans.pop(name).rows)
-                else:
-                    span.add(row)
-                    self.span_rows += 1
+            if span is None:
+                continue
+            if row.received_us < span.since_us:
+                span.disorder += 1  # older than the span's front: it stays out, but it is news
+                continue
+            if len(span.rows) >= MAX_SPAN_ROWS:
+                self.span_bytes -= self.spans.pop(name).bytes + SPAN_BYTES
+                continue
+            if span.add(row) < len(span.rows) - 1:
+                span.disorder += 1  # landed before a later row of its key
+            weight = row_bytes(row)
+            span.bytes += weight
+            self.span_bytes += weight
+            need = self.needs.get(name[0])
+            if need is not None:
+                self.span_bytes -= span.cut(*need)
+        self._inserts += 1
+        if self._inserts % SWEEP_EVERY == 0:
+            self._sweep()
+        self._fit()
+
+    def _fit(self) -> None:
+        """Drop the least recently used spans until all fit the byte budget."""
+        spans = self.spans
+        while self.span_bytes > MAX_SPAN_BYTES and len(spans) > 1:
+            self.span_bytes -= spans.popitem(last=False)[1].bytes + SPAN_BYTES
+
+    def _sweep(self) -> None:
+        """Drop spans whose newest row (or start, when empty) is older than every window any
+        reader asked for: a later message cannot read them (an older one reloads them)."""
+        if not self.needs:
+            return
+        stale: list[tuple[str, str]] = []
+        for name, span in self.spans.items():
+            need = self.needs.get(name[0])
+            if need is None or need[0] > 0:
+                continue  # the last rows are needed however old (customers' duplicate check)
+            newest = span.us[-1] if span.us else span.since_us
+            if newest < self._newest_us - need[1]:
+                stale.append(name)
+        for name in stale:
+            self.span_bytes -= self.spans.pop(name).bytes + SPAN_BYTES
 
     def _remember(self, row: "Candidate") -> None:
         by_seq = self.by_seq
@@ -175,8 +270,6 @@ class MessageCache:
 
     def span(self, conn: sqlite3.Connection, column: str, key: str, since_us: int) -> Span:
         """The rows of ``column = key`` from ``since_us`` on (from memory when they are there)."""
-        from gateway.store.messages import Candidate
-
         name = (column, key)
         span = self.spans.get(name)
         if span is not None and span.since_us <= since_us:
@@ -187,21 +280,64 @@ class MessageCache:
             "ORDER BY received_us, id",
             (key, since_us),
         ).fetchall()
-        span = Span(since_us, [Candidate(*r) for r in rows], [r[3] for r in rows])
+        return self._install(name, Span(since_us, [_candidate(r) for r in rows], [r[3] for r in rows]))
+
+    def _install(self, name: tuple[str, str], span: Span) -> Span:
+        """Keep a span just read from the table (replacing the key's older one) within the budget."""
+        span.bytes = sum(row_bytes(r) for r in span.rows)
         for row in span.rows:
             if row.seq > self.max_seq:
                 self.max_seq = row.seq
         old = self.spans.pop(name, None)
         if old is not None:
-            self.span_rows -= len(old.rows)
+            self.span_bytes -= old.bytes + SPAN_BYTES
         if len(span.rows) <= MAX_SPAN_ROWS:
             self.spans[name] = span
-            self.span_rows += len(span.rows)
-            # Each span counts as a row too: a new thread's span is empty, and there is one per
-            # fresh mail, so counting rows alone would let empty spans pile up without bound.
-            while self.span_rows + len(self.spans) > MAX_SPAN_TOTAL and len(self.spans) > 1:
-                self.span_rows -= len(self.spans.popitem(last=False)[1].rows)
+            # Each span weighs something even when empty: a new thread's span is, and there is
+            # one per fresh mail, so counting rows alone would let empty spans pile up.
+            self.span_bytes += span.bytes + SPAN_BYTES
+            self._fit()
         return span
+
+    def preload(self, conn: sqlite3.Connection, column: str, keys: list[str], since_us: int) -> None:
+        """Load the spans of several keys from ``since_us`` on in one query (those not cached at
+        all: a cached span, maybe cut to what its readers need, is left to ``tail`` to judge): a
+        batch of messages asks the table once instead of once each."""
+        spans = self.spans
+        wanted = sorted({k for k in keys if (column, k) not in spans})
+        for i in range(0, len(wanted), 500):
+            part = wanted[i : i + 500]
+            found: dict[str, list[Candidate]] = {k: [] for k in part}
+            marks = ",".join("?" * len(part))
+            for r in conn.execute(
+                f"SELECT {CANDIDATE_COLUMNS} FROM messages WHERE {column} IN ({marks}) AND received_us >= ? "
+                "ORDER BY received_us, id",
+                (*part, since_us),
+            ):
+                row = _candidate(r)
+                found[row.customer if column == "customer" else row.thread].append(row)
+            for key, rows in found.items():
+                self._install((column, key), Span(since_us, rows, [r.received_us for r in rows]))
+
+    def tail(self, conn: sqlite3.Connection, column: str, key: str, since_us: int, until_us: int,
+             window_us: int, last: int) -> list["Candidate"]:
+        """Rows of ``column = key`` in [``since_us``, ``until_us``], or only their newest part:
+        every row after ``until_us - window_us`` and at least the ``last`` rows received before
+        ``until_us`` (all of them when there are fewer); always a whole suffix of the range. The
+        need is remembered per ``column`` and spans keep no more than it (see ``Span.cut``)."""
+        need = self.needs.get(column)
+        depth_us = until_us - since_us
+        if need is None or need[0] < last or need[1] < window_us or need[2] < depth_us:
+            self.needs[column] = (max(last, need[0] if need else 0), max(window_us, need[1] if need else 0),
+                                  max(depth_us, need[2] if need else 0))
+        name = (column, key)
+        span = self.spans.get(name)
+        if span is not None and span.since_us <= until_us - window_us + 1:
+            lo = max(since_us, span.since_us)
+            if span.since_us <= since_us or bisect.bisect_left(span.us, until_us) >= last:
+                self.spans.move_to_end(name)
+                return span.between(lo, until_us)
+        return self.span(conn, column, key, since_us).between(since_us, until_us)
 
     def replaced(self) -> None:
         """A stored row's findings were replaced: no summaries until the transaction ends."""
@@ -253,8 +389,6 @@ class MessageCache:
 
     def rows(self, conn: sqlite3.Connection, seqs: list[int]) -> list["Candidate"]:
         """The rows with these sequence numbers, ascending (unknown numbers are left out)."""
-        from gateway.store.messages import Candidate
-
         get = self.by_seq.get
         found: list[Candidate] = []
         missing: list[int] = []
@@ -267,8 +401,18 @@ class MessageCache:
         if missing:
             marks = ",".join("?" * len(missing))
             for r in conn.execute(f"SELECT {CANDIDATE_COLUMNS} FROM messages WHERE seq IN ({marks})", missing):
-                row = Candidate(*r)
+                row = _candidate(r)
                 self._remember(row)
                 found.append(row)
             found.sort(key=lambda c: c.seq)
         return found
+
+
+def _candidate(r: tuple) -> "Candidate":  # type: ignore[type-arg]
+    """A row read from the table (``CANDIDATE_COLUMNS``) as a Candidate; the customer key is
+    interned (one string per customer however many rows), and a thread equal to the message id
+    (a fresh mail is its own thread) shares the id's string."""
+    from gateway.store.messages import Candidate
+
+    seq, mid, customer, received_us, text, content_hash, thread = r
+    return Candidate(seq, mid, sys.intern(customer), received_us, text, content_hash, mid if thread == mid else thread)
