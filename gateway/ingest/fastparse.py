@@ -63,21 +63,24 @@ def parse_simple(data: bytes) -> Message | None:
 
 def _message(lines: list[str], eol: str) -> Message | None:
     """A Message with the header fields of ``lines`` (a header block without its blank line)."""
+    # compat32 header_source_parse: the value after the colon (leading blanks dropped) and any
+    # continuation lines, joined by the line ending (the last one stripped). The lines hold no
+    # line-break characters, so that is the pieces joined by ``eol``.
     fields: list[tuple[str, list[str]]] = []
+    match = _FIELD.match
     for line in lines:
         if line[0] in " \t":
             if not fields:
                 return None  # a continuation line first: the parser records a defect
-            fields[-1][1].append(line + eol)
-        elif line.startswith("From ") or not _FIELD.match(line):
+            fields[-1][1].append(line)
+        elif line.startswith("From ") or not match(line):
             return None  # Unix From line, or not a field: the parser's special cases
         else:
-            fields.append((line, [eol]))
+            name, _, value = line.partition(":")
+            fields.append((name, [value.lstrip(" \t")]))
     msg = Message(policy=compat32)
-    for first, rest in fields:
-        name, value = first.split(":", 1)
-        # compat32 header_source_parse: the first line's ending and any continuation lines, joined.
-        msg.set_raw(name, (value.lstrip(" \t") + "".join(rest)).rstrip("\r\n"))
+    # What set_raw appends for each field (compat32 stores the pair as it is).
+    msg._headers = [(name, pieces[0] if len(pieces) == 1 else eol.join(pieces)) for name, pieces in fields]
     return msg
 
 

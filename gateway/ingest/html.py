@@ -95,6 +95,119 @@ def html_to_text(html: str) -> str:
     """Visible text of an HTML document or fragment."""
     if not html or not html.strip():
         return ""
+    fast = _simple_html_to_text(html)
+    if fast is not None:
+        return fast
+    return _soup_to_text(html)
+
+
+#: What :func:`_simple_html_to_text` reads: tags from these sets only, without style or class.
+_SIMPLE_INLINE = frozenset({"a", "b", "i", "u", "em", "strong", "span", "font", "small", "big"})
+_SIMPLE_BLOCK = _BLOCK - {"pre", "o:p"}
+_SIMPLE_VOID = frozenset({"br", "hr"})
+_SIMPLE_NAMES = _SIMPLE_INLINE | _SIMPLE_BLOCK | _SIMPLE_VOID | _CELL
+#: One token of simple HTML: a start tag with plain double-quoted attributes, an end tag, text
+#: without markup characters, or one of a few entities.
+_SIMPLE_TOKEN = re.compile(
+    r'<([a-zA-Z][a-zA-Z0-9]*)((?: [a-zA-Z][a-zA-Z-]*="[^"<>&]*")*) ?(/?)>'
+    r"|</([a-zA-Z][a-zA-Z0-9]*)>"
+    r"|([^<>&]+)"
+    r"|&(amp|lt|gt|quot|nbsp|#39);"
+)
+_SIMPLE_ENTITY = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "nbsp": "\u00a0", "#39": "'"}
+_SIMPLE_ATTR_NAME = re.compile(r' ([a-zA-Z][a-zA-Z-]*)=')
+
+
+def _simple_html_to_text(html: str) -> "str | None":
+    """What :func:`_soup_to_text` gives, for the simple HTML most mail clients and web forms send,
+    read in one pass without building a tree; None for anything else.
+
+    Simple means: properly nested tags from a short list of blocks, cells and inline tags (no
+    skipped or preformatted elements, no images), no ``style`` or ``class`` attribute, ``br`` and
+    ``hr`` as the only empty elements, no comments or declarations, and ``&``, ``<`` and ``>`` only
+    in the entities ``&amp; &lt; &gt; &quot; &nbsp; &#39;``. Such a document has one tree, and the
+    tree walk's actions happen in document order: a block's on its start and end tag, text's
+    where it stands (tests/unit/test_ingest_html_fast.py compares the two on generated HTML)."""
+    out = _Lines()
+    open_tags: list[str] = []
+    ends: list[object] = []  # per open tag: what the walk does after its children
+    data: list[str] = []
+    pos, n = 0, len(html)
+    match = _SIMPLE_TOKEN.match
+    while pos < n:
+        m = match(html, pos)
+        if m is None:
+            return None
+        pos = m.end()
+        text, entity = m.group(5), m.group(6)
+        if text is not None or entity is not None:
+            data.append(text if text is not None else _SIMPLE_ENTITY[entity])
+            continue
+        if data:
+            _simple_text(out, "".join(data))
+            data = []
+        start, end = m.group(1), m.group(4)
+        if start is not None:
+            name = start.lower()
+            if name not in _SIMPLE_NAMES:
+                return None
+            attrs = m.group(2)
+            if attrs and any(a.lower() in ("style", "class") for a in _SIMPLE_ATTR_NAME.findall(attrs)):
+                return None
+            if name in _SIMPLE_VOID:
+                if name == "br":
+                    out.newline(force=True)
+                else:  # hr: a paragraph-like block without children
+                    out.newline(blank=True)
+                    out.newline(blank=True)
+                continue
+            if m.group(3):
+                return None  # <p/>: the parser's empty-element handling differs from a void tag
+            open_tags.append(name)
+            if name in _CELL:
+                out.add(" ")
+                ends.append(None)
+            elif name in _SIMPLE_BLOCK:
+                paragraph = name in _PARAGRAPHS
+                out.newline(blank=paragraph)
+                if name == "blockquote":
+                    out.depth += 1
+                    ends.append(_END_QUOTE)
+                else:
+                    ends.append(_PARAGRAPH if paragraph else _BREAK)
+                if name == "li":
+                    out.add("- ")
+            else:
+                ends.append(None)
+            continue
+        name = end.lower()
+        if not open_tags or open_tags[-1] != name:
+            return None  # not properly nested (or an end tag of an empty element)
+        open_tags.pop()
+        action = ends.pop()
+        if action is _BREAK:
+            out.newline()
+        elif action is _PARAGRAPH:
+            out.newline(blank=True)
+        elif action is _END_QUOTE:
+            out.newline(blank=True)
+            out.depth -= 1
+    if open_tags:
+        return None
+    if data:
+        _simple_text(out, "".join(data))
+    return out.text()
+
+
+def _simple_text(out: _Lines, data: str) -> None:
+    """A text node, as the tree walk adds it (outside ``pre``)."""
+    text = _SPACES.sub(" ", data)
+    if text.strip() or (out.words and text == " "):
+        out.add(text)
+
+
+def _soup_to_text(html: str) -> str:
+    """The visible text through BeautifulSoup's tree (any HTML)."""
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
         soup = BeautifulSoup(html, "html.parser")

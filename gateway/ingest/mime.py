@@ -62,8 +62,10 @@ def _payload_bytes(part: EmailMessage, body: Body) -> bytes:
     return bytes(data)
 
 
-def _charset(part: EmailMessage) -> str | None:
-    header = part.get("content-type")
+def _charset(part: EmailMessage, header: object = None) -> str | None:
+    """The part's charset parameter; ``header``: its Content-Type value, when the caller has it."""
+    if header is None:
+        header = part.get("content-type")
     if header is None:
         return None
     fast = _CHARSET.search(str(header))
@@ -87,7 +89,8 @@ def _decode_text(part: EmailMessage, body: Body, limits: Limits, *, html: bool) 
             f"HTML part is {len(data)} bytes, over the {limits.max_html_bytes}-byte limit: analyzed truncated"
         )
         data = data[: limits.max_html_bytes]
-    decoded = decode_bytes(data, _charset(part), what="html part" if html else "body")
+    header = part.get("content-type")
+    decoded = decode_bytes(data, _charset(part, header), what="html part" if html else "body")
     if decoded.warning:
         body.warnings.append(decoded.warning)
     text = decoded.text
@@ -96,9 +99,9 @@ def _decode_text(part: EmailMessage, body: Body, limits: Limits, *, html: bool) 
     if html:
         text = html_to_text(text)
     else:
-        flowed = _FLOWED.search(str(part.get("content-type", "")))
-        if flowed:
-            text = unflow(text, delsp=bool(_DELSP.search(str(part.get("content-type", "")))))
+        value = str(header) if header is not None else ""
+        if _FLOWED.search(value):
+            text = unflow(text, delsp=bool(_DELSP.search(value)))
     return text, decoded.decoder
 
 

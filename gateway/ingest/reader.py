@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email import message_from_bytes
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -43,9 +43,36 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
 
 
+#: The Date shape nearly every client writes (RFC 5322 3.3): "Mon, 05 Jan 2026 08:00:00 +0000".
+_DATE = re.compile(r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(\d{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+                   r"([1-9]\d{3}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)")
+_MONTHS = {name: k for k, name in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+
+
+def _common_date(value: str) -> datetime | None:
+    """``parsedate_to_datetime(value)`` in UTC for the common shape, read directly; None for any
+    other shape or a value the general path must judge (out of range: it warns)."""
+    m = _DATE.fullmatch(value)
+    if m is None:
+        return None
+    day, month, year, hh, mm, ss, sign, zh, zm = m.groups()
+    offset = int(zh) * 3600 + int(zm) * 60
+    try:
+        if not offset:
+            return datetime(int(year), _MONTHS[month], int(day), int(hh), int(mm), int(ss), tzinfo=timezone.utc)
+        zone = timezone(timedelta(seconds=-offset if sign == "-" else offset))
+        return datetime(int(year), _MONTHS[month], int(day), int(hh), int(mm), int(ss),
+                        tzinfo=zone).astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        return None
+
+
 def _received_at(value: str, warnings: list[str]) -> datetime | None:
     if not value:
         return None
+    common = _common_date(value)
+    if common is not None:
+        return common
     try:
         when = parsedate_to_datetime(value)
     except Exception:
@@ -126,7 +153,10 @@ def _ingest(raw: bytes, source: str, limits: Limits) -> Message:
             warnings.append(f"{key} header over {limits.max_header_chars} characters: truncated")
             value = value[: limits.max_header_chars]
             raw_headers[key] = value
-        headers[key] = decode_header_value(value, key, warnings)
+        if value.isascii() and "=?" not in value and "\n" not in value and "\r" not in value:
+            headers[key] = value  # what decode_header_value gives for plain one-line ASCII
+        else:
+            headers[key] = decode_header_value(value, key, warnings)
 
     raw_from = raw_headers.get("from") or raw_headers.get("sender") or ""
     if not raw_from:
