@@ -118,7 +118,9 @@ class Detector:
         thousands of messages of a process also pay for compiling the patterns they reach. A
         throughput benchmark calls this first to measure the steady state; its cost is part of
         start-up, which the end-to-end benchmark measures from process start."""
-        return sum(1 for rule in self.rules for _ in rule.patterns)
+        compiled = sum(1 for rule in self.rules for _ in rule.patterns)
+        self.prefilter.warm()  # and each pattern's own RE2 automaton (``Prefilter.spans``)
+        return compiled
 
     def _candidates(self, text: str) -> dict[int, dict[int, set[str]]]:
         """Rule index -> {pattern index -> the trigger keys that made it worth running}."""

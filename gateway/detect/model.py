@@ -73,12 +73,22 @@ class Token:
 def tokenize(norm: "Normalized | str") -> list[list[Token]]:
     """Sentences of folded text, each a list of its words (mentions and links dropped: a mention
     folded as leetspeak, ``@bob`` -> ``abob``, is found by its original ``@``)."""
+    return _tokenize(norm, None)  # type: ignore[return-value]
+
+
+def _tokenize(norm: "Normalized | str", limit: "int | None") -> "list[list[Token]] | None":
+    """:func:`tokenize`, or None as soon as the text has more than ``limit`` words (the model
+    judges only short messages, so a long one is turned away after its first ``limit + 1``
+    words instead of being tokenized whole)."""
     if isinstance(norm, str):
         text, original, span = norm, norm, None
     else:
         text, original, span = norm.text, norm.original, norm.span
+    # A word can only hold a stretched letter if the text (apostrophes dropped, as in words) does.
+    stretched = _STRETCH.search(text.replace("'", "") if "'" in text else text) is not None
     sentences: list[list[Token]] = []
     current: list[Token] = []
+    count = 0
     for m in _TOKEN.finditer(text):
         w = m.group()
         c = w[0]
@@ -91,9 +101,13 @@ def tokenize(norm: "Normalized | str") -> list[list[Token]]:
                 sentences.append(current)
                 current = []
             continue
+        if limit is not None:
+            count += 1
+            if count > limit:
+                return None
         if "'" in w:
             w = w.replace("'", "")
-        if len(w) > 2:
+        if stretched and len(w) > 2:
             w = _STRETCH.sub(r"\1", w)
         current.append(Token(w, m.start(), m.end()))
     if current:
@@ -210,9 +224,9 @@ class AbuseModel:
         text = norm.text
         if len(text) > 40 * max_words + 40:
             return []  # far too long to be a short message: skip tokenizing
-        sentences = tokenize(norm)
-        if sum(len(s) for s in sentences) > max_words:
-            return []
+        sentences = _tokenize(norm, max_words)
+        if sentences is None:
+            return []  # more than max_words words
         best: tuple[float, SentenceScore, list[str]] | None = None
         for sentence in sentences:
             scored = self.score_sentence(sentence)

@@ -215,11 +215,16 @@ def _rewrite(norm: Normalized, pattern: re.Pattern[str],
 
 # "i d i o t", "s.t.u.p.i.d", "k-i-l-l": three or more single letters with one separator each.
 _SPACED = re.compile(r"(?<![\w*'])(?:[a-z](?:[ .\-_*,]|\. )){2,}[a-z](?![\w*])")
-# Leetspeak inside a word: between letters, or leading a word of letters.
-_LEET_INNER = re.compile(r"(?<=[a-z*])[0134578@$!|+]+(?=[a-z*])")
-_LEET_LEAD = re.compile(r"(?<![\w*@$])[0134@$](?=[a-z*]{2,})")
-_LEET_TAIL = re.compile(r"(?<=[a-z]{2})\$+|(?<=[a-z]{3})[0137](?![\w*])")
-_MASK_INNER = re.compile(r"(?<=[a-z])[#%]+(?=[a-z])")
+# Leetspeak inside a word: between letters, or leading a word of letters. Each pattern starts
+# with its (rare) symbol class and looks behind from there, so ``re`` skips ahead to the symbols
+# instead of trying a lookbehind at every character; the matches are those of the plain forms
+# ``(?<=[a-z*])[0134578@$!|+]+(?=[a-z*])``, ``(?<![\w*@$])[0134@$](?=[a-z*]{2,})``,
+# ``(?<=[a-z]{2})\$+|(?<=[a-z]{3})[0137](?![\w*])`` and ``(?<=[a-z])[#%]+(?=[a-z])``
+# (tests/unit/test_detect_leet_patterns.py compares them).
+_LEET_INNER = re.compile(r"[0134578@$!|+](?<=[a-z*].)[0134578@$!|+]*(?=[a-z*])")
+_LEET_LEAD = re.compile(r"[0134@$](?<![\w*@$].)(?=[a-z*]{2,})")
+_LEET_TAIL = re.compile(r"[$0137](?:(?<=[a-z]{2}\$)\$*|(?<=[a-z]{3}[0137])(?![\w*]))")
+_MASK_INNER = re.compile(r"[#%](?<=[a-z].)[#%]*(?=[a-z])")
 #: Small kana dropped between a hiragana and a following hiragana or kanji (``ねっと`` -> ``ねと``,
 #: ``すごぉい`` -> ``すごい``), so a word reads the same with or without them.
 SMALL_KANA = "ぁぃぅぇぉっ"
@@ -259,6 +264,14 @@ def _gap_matches(text: str) -> list[re.Match[str]]:
             out.append(m)
             end = m.end()
     return out
+
+
+def _masked(m: re.Match[str]) -> str:
+    return "*" * (m.end() - m.start())
+
+
+def _unleet(m: re.Match[str]) -> str:
+    return m.group().translate(_LEET)
 
 
 def _has_leet(text: str) -> bool:
@@ -308,10 +321,15 @@ class Normalizer:
             norm = _rewrite(norm, _JA_GAP, lambda m: [], _gap_matches(t))
             t = norm.text
         if _has_leet(t):
-            norm = _rewrite(norm, _MASK_INNER, lambda m: "*" * len(m.group()))
-            norm = _rewrite(norm, _LEET_INNER, lambda m: m.group().translate(_LEET))
-            norm = _rewrite(norm, _LEET_LEAD, lambda m: m.group().translate(_LEET))
-            norm = _rewrite(norm, _LEET_TAIL, lambda m: m.group().translate(_LEET))
+            # Each of these replaces a match by as many characters, so the offsets stay.
+            if "#" in t or "%" in t:
+                t = _MASK_INNER.sub(_masked, t)
+            t = _LEET_INNER.sub(_unleet, t)
+            t = _LEET_LEAD.sub(_unleet, t)
+            if "$" in t or "0" in t or "1" in t or "3" in t or "7" in t:
+                t = _LEET_TAIL.sub(_unleet, t)
+            if t != norm.text:
+                norm = Normalized(norm.original, t, norm.starts, norm.ends)
         words = words_of(norm.text)
         if _has_spaced_letters(words):
             norm = _rewrite(norm, _SPACED, self._join_spaced)

@@ -151,7 +151,7 @@ def test_when_re2_gives_up_the_engine_still_finds_everything(detector: Detector,
     # RE2 reports a search it abandoned (its automaton out of memory) as "no match"; the sentinel
     # pattern that matches every text is then missing, and the engine must not trust the result.
     for rs in detector.prefilter._sets:
-        monkeypatch.setattr(rs, "rset", type("GaveUp", (), {"Match": staticmethod(lambda data: None)})())
+        monkeypatch.setattr(rs, "_match", lambda data: [])  # the raw set's answer: nothing matched
     m = Message(id="g", text="Fire that agent now, she is a useless idiot. 土下座しろ")
     assert detector.prefilter.possible(m.text) is None
     fast = findings_of(detector.detect(m))
