@@ -218,34 +218,13 @@ class DraftStore:
         db.migrate()
         self.audit = audit or AuditLog(db)
 
-    def create(
-        self,
-        customer: str,
-        lang: str,
-        template: str,
-        subject: str,
-        body: str,
-        *,
-        to_address: str = "",
-        thread: str = "",
-        source: str = "",
-        message_id: str = "",
-        in_reply_to: str = "",
-        references: str = "",
-        rule: str = "",
-        external: dict[str, Any] | None = None,
-        actor: str = "policy",
-        now: datetime | None = None,
-        conn: sqlite3.Connection | None = None,
-    ) -> Draft:
-        """Queue a pending draft. Creating the same template for the same message again returns the
-        existing draft (re-deliveries do not queue duplicates)."""
+    def create(self, customer: str, lang: str, template: str, subject: str, body: str, *,
+               conn: sqlite3.Connection | None = None, **fields: Any) -> Draft:
+        """Queue a pending draft (``queue``'s arguments) and return it. Creating the same template
+        for the same message again returns the existing draft (re-deliveries do not queue
+        duplicates)."""
         with transaction(self.db, conn) as c:
-            draft_id = self.queue(customer, lang, template, subject, body, to_address=to_address, thread=thread,
-                                  source=source, message_id=message_id, in_reply_to=in_reply_to,
-                                  references=references, rule=rule, external=external, actor=actor, now=now,
-                                  conn=c)
-            return self._load(c, draft_id)
+            return self._load(c, self.queue(customer, lang, template, subject, body, conn=c, **fields))
 
     def queue(
         self,
