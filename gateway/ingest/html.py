@@ -82,6 +82,17 @@ class _Lines:
         return _BLANKS.sub("\n\n", "\n".join(self.lines)).strip("\n")
 
 
+def _open_block(out: "_Lines", name: str) -> object:
+    """Start a block element's lines (a blank line before a paragraph, one more quote level for a
+    blockquote) and return the marker that ends it, for both converters."""
+    paragraph = name in _PARAGRAPHS
+    out.newline(blank=paragraph)
+    if name == "blockquote":
+        out.depth += 1
+        return _END_QUOTE
+    return _PARAGRAPH if paragraph else _BREAK
+
+
 def _is_mso_line(node: Tag) -> bool:
     classes = node.attrs.get("class") if node.attrs else None
     if not classes:
@@ -168,13 +179,7 @@ def _simple_html_to_text(html: str) -> "str | None":
                 out.add(" ")
                 ends.append(None)
             elif name in _SIMPLE_BLOCK:
-                paragraph = name in _PARAGRAPHS
-                out.newline(blank=paragraph)
-                if name == "blockquote":
-                    out.depth += 1
-                    ends.append(_END_QUOTE)
-                else:
-                    ends.append(_PARAGRAPH if paragraph else _BREAK)
+                ends.append(_open_block(out, name))
                 if name == "li":
                     out.add("- ")
             else:
@@ -278,13 +283,7 @@ def _soup_to_text(html: str) -> str:
             stack.append(iter(node.contents))
             continue
         if name in _BLOCK:
-            paragraph = name in _PARAGRAPHS
-            out.newline(blank=paragraph)
-            if name == "blockquote":
-                out.depth += 1
-                stack.append(_END_QUOTE)
-            else:
-                stack.append(_PARAGRAPH if paragraph else _BREAK)
+            stack.append(_open_block(out, name))
             if name == "pre":
                 pre += 1
                 stack.append(_END_PRE)

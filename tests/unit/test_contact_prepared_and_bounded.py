@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -20,16 +20,8 @@ from gateway.store import message_cache
 from gateway.store.db import Database
 from gateway.store.memory import MemoryMessageStore
 from gateway.store.messages import _CACHES, SqliteMessageStore
+from tests.integration.test_contact_differential import LETTERS, T0  # the same letters
 
-T0 = datetime(2026, 2, 1, 8, 0, tzinfo=timezone.utc)
-LETTERS = [
-    "Your company ignored every customer hurt by the outage last week. Refund all of us in full by Friday "
-    "or we publish the names of your support staff online.",
-    "I have written four times about invoice 5521 and nobody answers. Fix the double charge on my card today.",
-    "The replacement blender arrived broken again, the second one this month, and I want my money back now.",
-    "先週の障害で被害を受けた顧客を御社は無視し続けています。金曜日までに全額返金しなければ担当者の名前を公開します。",
-    "注文番号123456の商品がまだ届きません。何度も問い合わせていますが返事がありません。至急対応してください。",
-]
 SHORT = ["Thanks!", "Any news?", "ok", "Where is my parcel?", "ありがとうございます。", "", "word"]
 
 
