@@ -132,7 +132,6 @@ def _helpdesks(config: Config, report: CheckReport) -> None:
 
 
 def _rules(config: Config, report: CheckReport) -> None:
-    from gateway.mail.acknowledge import AckQueue  # noqa: F401  (the policy's acknowledgment section)
     from gateway.pipeline import Pipeline
 
     rules = Path(config.resolve(config.rules)) if config.rules else None

@@ -23,7 +23,6 @@ hold: a lead lifts it (the hold page shows which of its messages are disputed).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -158,14 +157,6 @@ class Disputes:
     def for_message(self, message_id: str) -> list[Dispute]:
         return [_dispute(r) for r in self.db.query("SELECT * FROM disputes WHERE message_id = ? ORDER BY id", (message_id,))]
 
-    def for_messages(self, message_ids: list[str]) -> dict[str, list[Dispute]]:
-        out: dict[str, list[Dispute]] = {}
-        for mid in dict.fromkeys(message_ids):
-            found = self.for_message(mid)
-            if found:
-                out[mid] = found
-        return out
-
     def list(self, customer: str | None = None) -> list[Dispute]:
         if customer:
             keys = self.store.customer_keys(customer)
@@ -200,8 +191,4 @@ def _dispute(r: object) -> Dispute:
                    row["reason"], parse_iso(row["created_at"]))  # type: ignore[index, arg-type]
 
 
-def dumps_example(example: dict[str, object]) -> str:
-    return json.dumps(example, ensure_ascii=False)
-
-
-__all__ = ["Dispute", "DisputeError", "Disputes", "dumps_example"]
+__all__ = ["Dispute", "DisputeError", "Disputes"]

@@ -9,6 +9,7 @@ corrected.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -75,11 +76,11 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from gateway.disputes import Disputes, dumps_example
+    from gateway.disputes import Disputes
 
     db = open_db(args)
     try:
-        lines = [dumps_example(e) + "\n" for e in Disputes(db).examples()]
+        lines = [json.dumps(e, ensure_ascii=False) + "\n" for e in Disputes(db).examples()]
     finally:
         db.close()
     if args.output is None:
