@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import datetime, timezone
 
 import pytest
 
-from connectors.zendesk.webhooks import sign
 from gateway.audit import AuditLog
 from gateway.holds import HoldStore
 from tests.contract.zendesk_overlay import (  # noqa: F401 - fixtures
@@ -18,6 +16,7 @@ from tests.contract.zendesk_overlay import (  # noqa: F401 - fixtures
     db,
     fake,
     insult_verdict,
+    lead_tag_webhook,
     make_connector,
     new_ticket,
 )
@@ -96,12 +95,7 @@ def test_webhook_names_the_approver_without_reading_audits(fake, db):
     tid = ticket["id"]
     client = WebhookClient(conn.webhook_routes())
     fake.add_tag_by(tid, LEAD_ID, "hg_hold_approve")
-    body = json.dumps({"ticket_id": str(tid), "tags": " ".join(fake.tickets[tid]["tags"]),
-                       "updated_by": {"id": str(LEAD_ID), "name": "Jane Lead", "email": "jane.lead@acme.example"},
-                       "updated_at": "2026-11-26T09:29:00Z"}).encode()
-    stamp = "2026-11-26T09:30:00Z"
-    h = {"x-zendesk-webhook-signature-timestamp": stamp, "x-zendesk-webhook-invocation-id": "inv-9",
-         "x-zendesk-webhook-signature": sign(TOKEN_ENV["ZD_SECRET"], stamp, body)}
+    body, h = lead_tag_webhook(fake, tid, "inv-9")
     assert client.post("/webhooks/zendesk/zendesk", content=body, headers=h).status_code == 202
     [approval] = run(conn.poll_approvals())
     assert approval.source == "webhook"

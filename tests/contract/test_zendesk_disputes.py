@@ -73,12 +73,9 @@ def test_a_dispute_tag_where_nothing_stands_is_removed_and_says_so(fake, db):
 
 
 def test_a_webhook_names_the_disputing_agent_without_reading_audits(fake, db):
-    import json
-
-    from connectors.zendesk.webhooks import sign
-    from tests.contract.zendesk_overlay import TOKEN_ENV, WebhookClient
-
     from datetime import datetime, timezone
+
+    from tests.contract.zendesk_overlay import WebhookClient, lead_tag_webhook
 
     pipeline = Pipeline.create(db)
     ticket = new_ticket(fake, RUDE)
@@ -86,12 +83,7 @@ def test_a_webhook_names_the_disputing_agent_without_reading_audits(fake, db):
     conn = make_connector(db, clock=lambda: datetime(2026, 11, 26, 9, 30, tzinfo=timezone.utc))
     run(run_cycle(conn, pipeline))
     fake.add_tag_by(tid, LEAD_ID, "hg_dispute")
-    body = json.dumps({"ticket_id": str(tid), "tags": " ".join(fake.tickets[tid]["tags"]),
-                       "updated_by": {"id": str(LEAD_ID), "name": "Jane Lead", "email": "jane.lead@acme.example"},
-                       "updated_at": "2026-11-26T09:29:00Z"}).encode()
-    stamp = "2026-11-26T09:30:00Z"
-    headers = {"x-zendesk-webhook-signature-timestamp": stamp, "x-zendesk-webhook-invocation-id": "inv-d1",
-               "x-zendesk-webhook-signature": sign(TOKEN_ENV["ZD_SECRET"], stamp, body)}
+    body, headers = lead_tag_webhook(fake, tid, "inv-d1")
     client = WebhookClient(conn.webhook_routes())
     assert client.post("/webhooks/zendesk/zendesk", content=body, headers=headers).status_code == 202
     [done] = run(conn.poll_disputes())

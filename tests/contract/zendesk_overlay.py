@@ -527,6 +527,19 @@ def insult_verdict(message: Any, *, hold: str | None = None, scope: str = "threa
     return findings, Decision(message.id, tags=["hg_verbal_abuse"], categories=["verbal_abuse"], actions=actions)
 
 
+def lead_tag_webhook(zd: FakeZendesk, tid: int, invocation: str) -> tuple[bytes, dict[str, str]]:
+    """The signed trigger webhook announcing the lead's last tag change on ticket ``tid`` (body
+    and headers), stamped 2026-11-26T09:30:00Z: the ticket's tags and who changed them."""
+    from connectors.zendesk.webhooks import sign
+
+    body = json.dumps({"ticket_id": str(tid), "tags": " ".join(zd.tickets[tid]["tags"]),
+                       "updated_by": {"id": str(LEAD_ID), "name": "Jane Lead", "email": "jane.lead@acme.example"},
+                       "updated_at": "2026-11-26T09:29:00Z"}).encode()
+    stamp = "2026-11-26T09:30:00Z"
+    return body, {"x-zendesk-webhook-signature-timestamp": stamp, "x-zendesk-webhook-invocation-id": invocation,
+                  "x-zendesk-webhook-signature": sign(TOKEN_ENV["ZD_SECRET"], stamp, body)}
+
+
 class WebhookClient:
     """Posts to the connector's Starlette routes in-process (httpx.ASGITransport)."""
 
