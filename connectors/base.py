@@ -100,12 +100,20 @@ class Approval:
 @dataclass
 class TicketDispute:
     """An agent's dispute tag handled on a ticket: who (as the helpdesk knows them) and the
-    categories withdrawn per message id (gateway/disputes.py); empty when nothing stood."""
+    categories withdrawn per message id (gateway/disputes.py); empty when nothing stood.
+
+    ``via`` is ``"tag"`` for the helpdesk's dispute tag, ``"gateway"`` for disputes made in the
+    console or the CLI and carried to the ticket (connectors/dispute_queue.py): then ``actor``
+    names who disputed, ``tags_removed`` what left the ticket, and ``error`` why the ticket could
+    not be changed this cycle (still queued unless the ticket is gone)."""
 
     helpdesk: str
     ticket_id: str
     actor: str
     categories: dict[str, list[str]] = field(default_factory=dict)
+    via: str = "tag"
+    tags_removed: list[str] = field(default_factory=list)
+    error: str = ""
 
 
 @runtime_checkable

@@ -14,7 +14,8 @@
    which reads the ticket again next cycle;
 4. leads' approve/reject tags are collected (the connector records them), holds decided in
    the console are shown on the tickets (connectors that offer ``sync_gateway_holds``), and
-   agents' dispute tags withdraw the gateway's wrong tags (connectors that offer ``poll_disputes``);
+   agents' dispute tags withdraw the gateway's wrong tags (connectors that offer ``poll_disputes``),
+   and disputes made in the console or the CLI reach the tickets (``carry_disputes``);
 5. drafts approved for this helpdesk's tickets are posted as replies.
 
 Each message is processed inside its own guard: one failure never stops the others.
@@ -42,7 +43,7 @@ class CycleReport:
     cursor_committed: bool = False
     approvals: list[Approval] = field(default_factory=list)
     holds_synced: int = 0  # tickets changed after a hold was decided in the console
-    disputes: list[Any] = field(default_factory=list)  # dispute tags handled (connectors/<vendor>/disputes.py)
+    disputes: list[Any] = field(default_factory=list)  # TicketDispute: dispute tags handled, disputes carried
     replies_sent: int = 0
     replies_failed: int = 0
     errors: list[str] = field(default_factory=list)  # reasons, never message text
@@ -109,6 +110,17 @@ async def run_cycle(connector: Connector, pipeline: Any, *, drafts: Any = None) 
     except HelpdeskError as exc:
         report.errors.append(f"approvals: {exc}")
         log.warning("%s: reading approvals failed: %s", connector.name, exc)
+    carry = getattr(connector, "carry_disputes", None)  # disputes made in the console or the CLI
+    if carry is not None:
+        try:
+            for done in await carry():
+                if done.error:
+                    report.errors.append(f"dispute on ticket {done.ticket_id}: {done.error}")
+                else:
+                    report.disputes.append(done)
+        except HelpdeskError as exc:
+            report.errors.append(f"disputes: {exc}")
+            log.warning("%s: carrying disputes failed: %s", connector.name, exc)
     store = drafts if drafts is not None else getattr(getattr(pipeline, "effects", None), "drafts", None)
     if store is not None:
         await send_approved_replies(connector, store, report)

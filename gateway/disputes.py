@@ -17,8 +17,10 @@ router, ``duplicate_contact`` on a genuine second order) does three things in on
 For mail the daemon read, the message's verdict loses the categories too (a rescan does not
 put them back), and the keywords that no longer apply (``$HG_<category>``, and ``$Harassment``
 when nothing is left) are queued for its source, which removes them on its next pass. Helpdesk
-tags are taken back when the dispute is made there (``hg_dispute``). A dispute does not lift a
-hold: a lead lifts it (the hold page shows which of its messages are disputed).
+tags are taken back wherever the dispute is made: in the helpdesk (``hg_dispute``) at once, and
+from the console or the CLI on the connector's next cycle (each dispute records its ``origin``, and
+a connector carries to its tickets those it did not make: connectors/dispute_queue.py). A dispute
+does not lift a hold: a lead lifts it (the hold page shows which of its messages are disputed).
 """
 
 from __future__ import annotations
@@ -46,7 +48,11 @@ register_schema(
             UNIQUE (message_id, category)
         );
         CREATE INDEX disputes_customer ON disputes(customer, created_at)
-        """
+        """,
+        # Where the dispute was made ("console", "cli", "zendesk:<entry>", ...): a helpdesk
+        # connector carries to its tickets the disputes it did not make itself. Rows from
+        # before this step have "" (made somewhere unknown).
+        "ALTER TABLE disputes ADD COLUMN origin TEXT NOT NULL DEFAULT ''",
     ],
 )
 
@@ -78,10 +84,11 @@ class Dispute:
     actor: str
     reason: str
     created_at: datetime
+    origin: str = ""  # where it was made: "console", "cli", "zendesk:<entry>", "freshdesk:<entry>"
 
     def to_json(self) -> dict[str, object]:
         return {"id": self.id, "message_id": self.message_id, "category": self.category, "customer": self.customer,
-                "actor": self.actor, "reason": self.reason, "created_at": iso(self.created_at)}
+                "actor": self.actor, "reason": self.reason, "created_at": iso(self.created_at), "origin": self.origin}
 
 
 class Disputes:
@@ -102,9 +109,10 @@ class Disputes:
                 conn.execute(_KEEP_OUT)
 
     def dispute(self, message_id: str, actor: str, reason: str, categories: list[str] | None = None, *,
-                now: datetime | None = None) -> list[str]:
+                now: datetime | None = None, origin: str = "") -> list[str]:
         """Dispute ``categories`` of a stored message (default: every category it still has).
-        Returns the categories disputed now; disputing one already disputed is refused."""
+        Returns the categories disputed now; disputing one already disputed is refused.
+        ``origin`` says where it was made (``console``, ``cli``, ``zendesk:<entry>``...)."""
         reason = " ".join((reason or "").split())
         if not reason:
             raise DisputeError("give a reason: it goes into the audit trail and the exported examples")
@@ -128,8 +136,9 @@ class Disputes:
         customer = self.store.resolve_customer(stored.customer)
         with self.db.tx() as conn:
             conn.executemany(
-                "INSERT INTO disputes(message_id, category, customer, actor, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [(message_id, c, customer, actor, reason, iso(now)) for c in wanted])
+                "INSERT INTO disputes(message_id, category, customer, actor, reason, created_at, origin) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(message_id, c, customer, actor, reason, iso(now), origin) for c in wanted])
             marks = ", ".join("?" * len(wanted))
             conn.execute(f"DELETE FROM message_findings WHERE message_seq = ? AND category IN ({marks})",
                          (stored.seq, *wanted))
@@ -140,7 +149,8 @@ class Disputes:
         self.store.forget_cached()  # counts cached before the dispute still hold the categories
         return wanted
 
-    def dispute_standing(self, message_ids: list[str], actor: str, reason: str) -> dict[str, list[str]]:
+    def dispute_standing(self, message_ids: list[str], actor: str, reason: str, *,
+                         origin: str = "") -> dict[str, list[str]]:
         """Dispute every category still standing on each of ``message_ids`` (a helpdesk ticket's
         messages); ids not stored or with nothing standing are skipped. Returns message id ->
         the categories disputed now."""
@@ -151,11 +161,22 @@ class Disputes:
                 continue
             already = {d.category for d in self.for_message(message_id)}
             if any(c not in already for c in stored.categories):
-                out[message_id] = self.dispute(message_id, actor, reason)
+                out[message_id] = self.dispute(message_id, actor, reason, origin=origin)
+        return out
+
+    def standing(self, message_ids: list[str]) -> set[str]:
+        """The categories still standing on any of ``message_ids`` (their findings, less the
+        disputed ones); ids not stored count for nothing."""
+        out: set[str] = set()
+        for message_id in message_ids:
+            stored = self.store.get(message_id)
+            if stored is not None and stored.categories:
+                gone = {d.category for d in self.for_message(message_id)}
+                out.update(c for c in stored.categories if c not in gone)
         return out
 
     def for_message(self, message_id: str) -> list[Dispute]:
-        return [_dispute(r) for r in self.db.query("SELECT * FROM disputes WHERE message_id = ? ORDER BY id", (message_id,))]
+        return [dispute_from_row(r) for r in self.db.query("SELECT * FROM disputes WHERE message_id = ? ORDER BY id", (message_id,))]
 
     def list(self, customer: str | None = None) -> list[Dispute]:
         if customer:
@@ -164,7 +185,7 @@ class Disputes:
             rows = self.db.query(f"SELECT * FROM disputes WHERE customer IN ({marks}) ORDER BY id", tuple(keys))
         else:
             rows = self.db.query("SELECT * FROM disputes ORDER BY id")
-        return [_dispute(r) for r in rows]
+        return [dispute_from_row(r) for r in rows]
 
     def examples(self) -> Iterator[dict[str, object]]:
         """The disputed messages whose text is still stored, as ``eval`` reads them: ``labels``
@@ -185,10 +206,17 @@ class Disputes:
                    "disputed": [d.category for d in disputes], "reason": disputes[-1].reason}
 
 
-def _dispute(r: object) -> Dispute:
+def disputes_after(db: Database, dispute_id: int) -> list[Dispute]:
+    """Every dispute recorded after ``dispute_id`` (ids only grow), oldest first: what a helpdesk
+    connector has not looked at yet. Needs the table (a ``Disputes`` or ``db.migrate()`` made it)."""
+    return [dispute_from_row(r) for r in db.query("SELECT * FROM disputes WHERE id > ? ORDER BY id", (dispute_id,))]
+
+
+def dispute_from_row(r: object) -> Dispute:
+    """A ``disputes`` row (``sqlite3.Row``, or a join carrying its columns) as a :class:`Dispute`."""
     row = r  # sqlite3.Row
     return Dispute(row["id"], row["message_id"], row["category"], row["customer"], row["actor"],  # type: ignore[index]
-                   row["reason"], parse_iso(row["created_at"]))  # type: ignore[index, arg-type]
+                   row["reason"], parse_iso(row["created_at"]), row["origin"])  # type: ignore[index, arg-type]
 
 
-__all__ = ["Dispute", "DisputeError", "Disputes"]
+__all__ = ["Dispute", "DisputeError", "Disputes", "dispute_from_row", "disputes_after"]

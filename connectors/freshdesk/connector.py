@@ -135,5 +135,9 @@ class FreshdeskConnector:
         tickets, self._dispute_tickets = self._dispute_tickets, []
         return await self.disputes.check(tickets)
 
+    async def carry_disputes(self) -> list[TicketDispute]:
+        """Disputes made in the console or the CLI, carried to their tickets (connectors/freshdesk/disputes.py)."""
+        return await self.disputes.carry()
+
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -12,6 +12,12 @@ The agent adds ``hg_dispute`` (``dispute_tag``) to a ticket the gateway tagged. 
 Freshdesk's API does not say who added a tag, so the actor names the tag and the ticket, as for
 the leads' approval tags. Only tickets the gateway tagged are looked at; a list answer without
 tags is completed by reading the ticket.
+
+Disputes made in the console or the CLI on messages whose verdict tagged a ticket here reach that
+ticket on the next cycle (:meth:`DisputeTags.carry`, connectors/dispute_queue.py): the tags of
+categories no longer standing on any of the ticket's tagged messages go (``change_tags``, other
+tags kept), then one private note names who disputed what. A failed call leaves the ticket queued
+for the next cycle, resuming after the step that landed; a ticket gone (404) is dropped.
 """
 
 from __future__ import annotations
@@ -20,11 +26,14 @@ import logging
 from typing import Any
 
 from connectors.base import TicketDispute
+from connectors.dispute_queue import DisputeQueue, TicketWork, carried, carry_each, no_longer_standing, plan
+from connectors.dispute_queue import note as carry_note
 from connectors.freshdesk.store import FreshdeskState
 from connectors.freshdesk.sync import TicketSync
 from connectors.freshdesk.sync import _html as html_body
 from connectors.freshdesk.tags import change_tags
 from connectors.note import MARKER
+from gateway.errors import HelpdeskError
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +45,11 @@ class DisputeTags:
         self.sync = sync
         self.state = state
         self.config = sync.config
+
+    @property
+    def origin(self) -> str:
+        """The ``origin`` of the disputes this connector records (from its dispute tag)."""
+        return f"freshdesk:{self.config.name}"
 
     async def check(self, tickets: list[dict[str, Any]]) -> list[TicketDispute]:
         from gateway.disputes import Disputes
@@ -55,10 +69,20 @@ class DisputeTags:
             disputes = disputes or Disputes(self.state.db)
             actor = f"freshdesk:{cfg.name} tag {cfg.dispute_tag} on ticket {tid}"
             reason = f"{cfg.dispute_tag} tag added in Freshdesk on ticket {tid}"
-            done = TicketDispute(cfg.name, tid, actor, disputes.dispute_standing(tagged[tid], actor, reason))
-            withdrawn = sorted({c for cats in done.categories.values() for c in cats})
-            await change_tags(self.sync.client, tid, remove=[cfg.dispute_tag] + [cfg.helpdesk_tag(c) for c in withdrawn],
-                              ticket=ticket)
+            withdrawn_now = disputes.dispute_standing(tagged[tid], actor, reason, origin=self.origin)
+            done = TicketDispute(cfg.name, tid, actor, withdrawn_now)
+            present = set(ticket.get("tags") or [])
+            # also a category disputed before whose tag is still on the ticket (a console dispute
+            # not carried yet, or the write of an earlier try that failed)
+            earlier = {c for c in no_longer_standing(disputes, tagged[tid]) if cfg.helpdesk_tag(c) in present}
+            withdrawn = sorted({c for cats in withdrawn_now.values() for c in cats} | earlier)
+            try:
+                await change_tags(self.sync.client, tid, ticket=ticket,
+                                  remove=[cfg.dispute_tag] + [cfg.helpdesk_tag(c) for c in withdrawn])
+            except HelpdeskError:  # recorded already: the next cycle's carry takes the tags off
+                ids = [d.id for mid, cats in withdrawn_now.items() for d in disputes.for_message(mid) if d.category in cats]
+                DisputeQueue(self.state.db, self.origin).enqueue(tid, ids)
+                raise
             if withdrawn:
                 note = (f"{MARKER}: dispute recorded ({cfg.dispute_tag}).\n\nWithdrawn: {', '.join(withdrawn)}. These "
                         "no longer count against the customer. A hold already in place stays until a team lead "
@@ -69,3 +93,37 @@ class DisputeTags:
             log.info("Freshdesk (%s): dispute on ticket %s: %s", cfg.name, tid, ", ".join(withdrawn) or "nothing standing")
             out.append(done)
         return out
+
+    async def carry(self) -> list[TicketDispute]:
+        """Disputes made in the console or the CLI on this helpdesk's tagged messages, carried to
+        their tickets (see the module docstring). Failures come back with ``error`` set."""
+        from gateway.disputes import Disputes
+
+        queue = DisputeQueue(self.state.db, self.origin)
+        queue.collect(self.state.tagged_tickets_of)
+        if not queue.pending():
+            return []
+        disputes = Disputes(self.state.db)
+        return await carry_each(queue, f"Freshdesk ({self.config.name})",
+                                lambda work: self._carry_to_ticket(queue, disputes, work))
+
+    async def _carry_to_ticket(self, queue: DisputeQueue, disputes: Any, work: TicketWork) -> TicketDispute | None:
+        cfg, client, tid = self.config, self.sync.client, work.ticket_id
+        if work.step != "tags":
+            ticket = await client.view_ticket(tid)
+            tagged = self.state.tagged_messages([tid]).get(tid, [])
+            todo = plan(disputes, work, tagged, ticket.get("tags") or [], cfg.helpdesk_tag)
+            ours = any(d.origin == self.origin for d in work.disputes)  # a dispute tag whose write failed
+            tag_left = [cfg.dispute_tag] if ours and cfg.dispute_tag in (ticket.get("tags") or []) else []
+            if not todo.anything and not tag_left:  # the tags are gone already (an agent, or an hg_dispute)
+                queue.done(work)
+                return None
+            if todo.remove or tag_left:
+                await change_tags(client, tid, remove=tag_left + todo.remove, ticket=ticket)
+            queue.step_done(work, "tags", {"removed": todo.remove, "withdrawn": todo.withdrawn, "kept": todo.kept})
+        detail = work.detail
+        await client.create_note(tid, html_body(carry_note(work, detail["withdrawn"], detail["kept"])))
+        queue.done(work)
+        log.info("Freshdesk (%s): dispute carried to ticket %s: removed %s", cfg.name, tid,
+                 ", ".join(detail["removed"]) or "nothing")
+        return carried(cfg.name, work, detail["removed"])

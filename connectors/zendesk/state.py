@@ -361,6 +361,18 @@ class ZendeskState:
                              "ORDER BY comment_id", (self.helpdesk, ticket_id))
         return [r["message_id"] for r in rows]
 
+    def tickets_of(self, message_ids: list[str]) -> dict[str, str]:
+        """Message id -> the id of the ticket its comment is on, for the ids that are this
+        helpdesk's comments (a dispute made in the console, carried to the ticket)."""
+        out: dict[str, str] = {}
+        for i in range(0, len(message_ids), 500):
+            part = message_ids[i:i + 500]
+            marks = ", ".join("?" * len(part))
+            rows = self.db.query(f"SELECT message_id, ticket_id FROM zendesk_comments WHERE helpdesk = ? "
+                                 f"AND message_id IN ({marks})", (self.helpdesk, *part))
+            out.update((r["message_id"], str(r["ticket_id"])) for r in rows)
+        return out
+
 
 def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)

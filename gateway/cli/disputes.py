@@ -47,7 +47,7 @@ def _add(args: argparse.Namespace) -> int:
 
     db = open_db(args)
     try:
-        done = Disputes(db).dispute(args.message_id, actor(args), args.reason, args.category)
+        done = Disputes(db).dispute(args.message_id, actor(args), args.reason, args.category, origin="cli")
         print(f"disputed {', '.join(done)} on {args.message_id}: no longer counted in the customer's record")
         return 0
     finally:

@@ -473,7 +473,7 @@ def dispute_action(request: Request, user: Principal, form: FormData | None) -> 
     back = "/customers/" + quote(_messages(request).resolve_customer(stored.customer), safe="@")
     try:
         done = _disputes(request).dispute(message_id, user.name, reason, [category] if category else None,
-                                          now=_state(request).clock())
+                                          now=_state(request).clock(), origin="console")
     except DisputeError as exc:
         _flash(request, str(exc), "error")
         return _redirect(back)
