@@ -203,7 +203,7 @@ class CampaignIndex:
                 hits = np.concatenate([hits, np.array(found, dtype=np.uint32)])
         if not len(hits):
             return []
-        if len(hits) <= 4096:
+        if len(hits) <= 256:  # (measured: beyond this numpy's counting is cheaper than a Counter)
             # Most shared bands first, then the most recent: (shared << 32 | seq), largest first.
             ranked = sorted([(n << 32) | s for s, n in Counter(hits.tolist()).items()], reverse=True)
             return [r & 0xFFFFFFFF for r in ranked[:limit]]

@@ -84,20 +84,23 @@ def find_duplicates(
     if len(new.text) < min_chars:
         return []
     matches: list[DuplicateMatch] = []
-    rows: list[Candidate] = []
-    texts: list[Comparable] = []
-    for old in earlier:
-        if old.text is None:
-            if new_hash is None:
-                new_hash = content_hash(new.text)
-            if old.content_hash and old.content_hash == new_hash:
-                matches.append(DuplicateMatch(old.id, old.customer, old.received_at, 100.0, "exact_hash"))
-            continue
-        prepared = comparable_of(old) if comparable_of else Comparable.of(comparable(old.text, ignore_lines))
-        if len(prepared.text) < min_chars:
-            continue
-        rows.append(old)
-        texts.append(prepared)
+    rows = [old for old in earlier if old.text is not None]
+    if len(rows) < len(earlier):  # purged texts: only their exact-repeat hash is left
+        for old in earlier:
+            if old.text is None:
+                if new_hash is None:
+                    new_hash = content_hash(new.text)
+                if old.content_hash and old.content_hash == new_hash:
+                    matches.append(DuplicateMatch(old.id, old.customer, old.received_at, 100.0, "exact_hash"))
+    if comparable_of is None:
+        texts = [Comparable.of(comparable(old.text or "", ignore_lines)) for old in rows]
+    else:  # a row's own ``comparable`` is what ``comparable_of`` gives for it; asked only when missing
+        texts = [old.comparable or comparable_of(old) for old in rows]  # type: ignore[misc]
+    if min_chars > 0:
+        kept = [i for i, t in enumerate(texts) if len(t.text) >= min_chars]
+        if len(kept) < len(texts):
+            rows = [rows[i] for i in kept]
+            texts = [texts[i] for i in kept]
     for i, (score, method) in enumerate(_similarities(new, texts, threshold)):
         if score >= threshold:
             old = rows[i]
@@ -114,6 +117,8 @@ def _similarities(new: Comparable, others: list[Comparable], cutoff: float) -> l
     if not others or not new.text:
         return out
     plain = [0.0] * len(others)
+    # (rapidfuzz skips a pair whose lengths alone keep it below the cutoff — ``ratio`` is at most
+    # ``200 * min(la, lb) / (la + lb)`` — so a length filter here in Python only costs time.)
     for _, score, i in process.extract(new.text, [o.text for o in others], scorer=fuzz.ratio, score_cutoff=cutoff,
                                        limit=None):
         if others[i].text:

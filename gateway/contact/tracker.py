@@ -82,7 +82,11 @@ class ContactTracker:
         self._campaign_lookback_us = int(self.settings.campaigns.lookback.total_seconds() * 1_000_000)
         # message id -> prepared comparable text: the same recent messages are compared again and
         # again (each later message of the customer, each campaign candidate); a text never changes.
+        # Only for stores whose rows cannot carry it: the SQLite store's cached rows keep their
+        # own (``attach_comparable``), so it lives and goes with the row.
         self._comparable: dict[str, Comparable] = {}
+        self._attach: Callable[[Candidate, Comparable], None] | None = (
+            store.attach_comparable if isinstance(store, SqliteMessageStore) else None)
         # customer key -> (received_us, id, store token, breached windows) of the customer's two
         # messages observed last: ``history`` counts those windows again at the latest one.
         self._breaches: dict[str, tuple[tuple[int, str, tuple[object, ...], list[str]], ...]] = {}
@@ -234,6 +238,10 @@ class ContactTracker:
         prepared = row.comparable
         if prepared is not None:
             return prepared  # type: ignore[return-value]
+        if self._attach is not None:
+            prepared = Comparable.of(comparable(row.text or "", self.settings.ignore_lines))
+            self._attach(row, prepared)
+            return prepared
         prepared = self._comparable.get(row.id)
         if prepared is None:
             prepared = Comparable.of(comparable(row.text or "", self.settings.ignore_lines))
@@ -421,14 +429,20 @@ class ContactTracker:
         own = set(self.store.customer_keys(message.sender)) if message.sender else set()
         since_us = at.received_us - self._campaign_lookback_us
         at_us, at_id = at.received_us, at.id
-        shortest = _length_bound(len(text), cfg.similarity)
         rows: list[Candidate] = []
-        for row in self.store.candidates(self.index.candidates(keys, cfg.max_candidates)):
+        floor_comparable, floor_raw = _length_floors(len(text), cfg.similarity)
+        seqs = self.index.candidates(keys, cfg.max_candidates)
+        found = self.store.candidates(seqs, since_us) if self._attach is not None else self.store.candidates(seqs)
+        for row in found:
             if row.id == at_id or row.customer in own or row.text is None:
                 continue
             if not (since_us < row.received_us and (row.received_us < at_us or (row.received_us == at_us and row.id < at_id))):
                 continue
-            if len(row.text) * 1.25 < shortest:  # too short to reach the threshold
+            carried = row.comparable  # ``_too_short``, inline (up to ``max_candidates`` rows a message)
+            if carried is not None:
+                if len(carried.text) < floor_comparable:  # type: ignore[attr-defined]
+                    continue
+            elif len(row.text) < floor_raw:
                 continue
             rows.append(row)
         if len({r.customer for r in rows}) + 1 < cfg.min_customers:
@@ -511,6 +525,27 @@ def _scores(new: Comparable, others: list[Comparable], cutoff: float) -> list[fl
             if score > scores[i]:
                 scores[i] = score
     return scores
+
+
+def _length_floors(new_len: int, threshold: float) -> tuple[float, float]:
+    """How long a stored text must be to possibly score ``threshold`` against a comparable text
+    of ``new_len`` characters: ``(comparable, raw)`` — the length of its comparable text, exact
+    (``ratio``, and ``token_sort_ratio`` over the same characters, is at most ``200 * shorter /
+    (sum of lengths)``), and of its raw text, with ``_length_bound``'s margin."""
+    t = threshold - 1e-6  # a hair of slack: float rounding never drops a pair at the threshold
+    return new_len * t / (200 - t), _length_bound(new_len, threshold) / 1.25
+
+
+def _too_short(row: Candidate, new_len: int, threshold: float) -> bool:
+    """Whether ``row``'s text is too short to score ``threshold`` (``_length_floors``), judged on
+    the comparable text when the row carries it (rows cached without their raw text always do),
+    else on the raw text. Leaving such a row out changes no score, and it must not count towards
+    ``min_customers``. (``_campaign_finding`` applies this inline.)"""
+    floor_comparable, floor_raw = _length_floors(new_len, threshold)
+    prepared = row.comparable
+    if prepared is not None:
+        return len(prepared.text) < floor_comparable  # type: ignore[attr-defined]
+    return len(row.text or "") < floor_raw
 
 
 def _length_bound(new_len: int, threshold: float) -> float:

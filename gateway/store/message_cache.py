@@ -17,16 +17,20 @@ A *span* holds every row of one customer key (or thread) received at or after ``
 time range that starts there is answered from memory; rows recorded later are added to the spans
 they belong to.
 
-Bounded by bytes, not rows: every cached row is weighed by its text (``row_bytes``: the text and
-the two normalized copies the contact stage keeps beside it, plus the objects around them), and
-spans together stay under ``MAX_SPAN_BYTES`` (the least recently used spans go first). A span
+Bounded by bytes, not rows: every cached row is weighed by what it holds (``row_bytes``: its
+strings as Python sizes them, plus the objects around them), and spans together stay under
+``MessageCache.max_span_bytes`` (``MAX_SPAN_BYTES`` by default; the least recently used spans go
+first). A row the contact stage recorded arrives with its comparable text and sorted words
+(``Candidate.comparable``): that is all its readers compare, so the raw text is not kept beside
+them (``text`` is ``""`` in the cached row; None still means purged). A span
 keeps only what its readers asked for: :meth:`MessageCache.tail` records the deepest need per
 kind of key (all rows within a window of time, and the last so many rows before it: what rate
 windows and the duplicate check read), and a span's front beyond that need is cut as new rows
 arrive, so a long-running process holds the recent rows it reads, not all history. A span whose
-newest row left every window is dropped at the next sweep (one-message threads). At most
-``MAX_ROWS`` rows are kept by sequence number; customer summaries (``MAX_SUMMARIES``) and links
-(``MAX_LINKS``) are bounded by counts.
+newest row left every window is dropped at the next sweep (one-message threads). Rows kept by
+sequence number (campaign candidates) are bounded by the reader's horizon (``rows(...,
+since_us)``: older ones cannot be candidates) and at most ``MAX_ROWS``; customer summaries
+(``MAX_SUMMARIES``) and links (``MAX_LINKS``) are bounded by counts.
 """
 
 from __future__ import annotations
@@ -44,8 +48,9 @@ if TYPE_CHECKING:
 
 MAX_SPAN_BYTES = 64 * 1024 * 1024  # rows held by spans, weighed by ``row_bytes`` (a hard cap: see ``tail``)
 MAX_SPAN_ROWS = 2_000
-MAX_ROWS = 8_192  # rows kept by sequence number (campaign candidates; mostly the spans' own rows)
-ROW_BYTES = 400  # a cached row's objects besides its texts (ids, times, the row itself, list slots)
+MAX_ROWS = 65_536  # rows kept by sequence number at most (campaign candidates; mostly the spans' own rows)
+SEQ_SLACK_US = 86_400_000_000  # rows by sequence number are kept a day beyond the reader's horizon
+ROW_BYTES = 450  # a cached row's objects besides its texts (row, id, hash, times, tuple, list and dict slots)
 SPAN_BYTES = 300  # an empty span (object, two lists, its key in the dict)
 TRIM_SLACK = 8  # rows beyond the need a span may carry before its front is cut (amortized)
 SWEEP_EVERY = 1_024  # inserts between sweeps for spans that left every window
@@ -111,16 +116,26 @@ class Span:
 
 
 def row_bytes(row: "Candidate") -> int:
-    """About what one cached row holds in memory: its text (and the comparable text and sorted
-    words the contact stage keeps with it, each no longer than the text) and its objects."""
+    """About what one cached row holds in memory: its objects and its strings. A row with its raw
+    text (read from the table) counts it three times: the contact stage may attach a comparable
+    text and sorted words to it later, each no larger. A row without (recorded by the contact
+    stage) counts what ``comparable`` holds. The weight of a row never changes while it is cached
+    (its text is set once; ``comparable`` is only ever attached to rows that have a text)."""
     text = row.text
-    return ROW_BYTES + (3 * len(text) if text else 0)
+    if text:
+        return ROW_BYTES + 3 * sys.getsizeof(text)
+    prepared = row.comparable
+    if isinstance(prepared, tuple):  # the contact stage's Comparable: strings and a flag
+        return ROW_BYTES + sum(sys.getsizeof(part) for part in prepared if type(part) is str)
+    return ROW_BYTES
 
 
 class MessageCache:
     """The shared cache of one Database; see the module docstring for when it is emptied."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_span_bytes: int | None = None) -> None:
+        #: the spans' byte budget (``MAX_SPAN_BYTES`` when None, read when applied)
+        self.max_span_bytes = max_span_bytes
         self.version: int | None = None
         self.pending: tuple[int, str] | None = None  # the last row inserted, until seen committed
         self.max_seq = 0  # highest sequence number cached: a new row at or below it means a rollback
@@ -134,6 +149,7 @@ class MessageCache:
         self._inserts = 0
         self._newest_us = 0  # the newest received time inserted (for the sweep)
         self.by_seq: dict[int, "Candidate"] = {}
+        self.seq_horizon_us: int | None = None  # rows received before this are not asked for by number
         # customer key (as stored) -> (messages, {category: messages with it}), kept up to date
         # by ``inserted``: ``customer_summary`` without a COUNT over the customer's history.
         self.summaries: OrderedDict[str, tuple[int, dict[str, int]]] = OrderedDict()
@@ -198,7 +214,11 @@ class MessageCache:
     # -- rows -----------------------------------------------------------------------------------
     def inserted(self, row: "Candidate", categories: tuple[str, ...] = ()) -> None:
         """A row this process just inserted (inside the caller's transaction), with the finding
-        categories recorded for it."""
+        categories recorded for it. A row that carries its ``comparable`` form is kept without
+        its raw text (see the module docstring)."""
+        if row.comparable is not None and row.text:
+            row = type(row)(row.seq, row.id, row.customer, row.received_us, "", row.content_hash, row.thread,
+                            row.comparable)
         if row.seq <= self.max_seq:
             self.clear()  # a rolled-back insert's sequence number came back: cached rows may be gone
         self.pending = (row.seq, row.id)
@@ -241,7 +261,8 @@ class MessageCache:
     def _fit(self) -> None:
         """Drop the least recently used spans until all fit the byte budget."""
         spans = self.spans
-        while self.span_bytes > MAX_SPAN_BYTES and len(spans) > 1:
+        budget = MAX_SPAN_BYTES if self.max_span_bytes is None else self.max_span_bytes
+        while self.span_bytes > budget and len(spans) > 1:
             self.span_bytes -= spans.popitem(last=False)[1].bytes + SPAN_BYTES
 
     def _sweep(self) -> None:
@@ -262,8 +283,15 @@ class MessageCache:
 
     def _remember(self, row: "Candidate") -> None:
         by_seq = self.by_seq
-        if len(by_seq) >= MAX_ROWS and row.seq not in by_seq:
-            del by_seq[next(iter(by_seq))]  # the oldest entry
+        if row.seq not in by_seq:
+            horizon = self.seq_horizon_us
+            while horizon is not None and by_seq:  # drop the oldest entries received before the horizon
+                first = next(iter(by_seq.values()))
+                if first.received_us >= horizon:
+                    break
+                del by_seq[first.seq]
+            if len(by_seq) >= MAX_ROWS:
+                del by_seq[next(iter(by_seq))]  # the oldest entry
         by_seq[row.seq] = row
         if row.seq > self.max_seq:
             self.max_seq = row.seq
@@ -387,8 +415,14 @@ class MessageCache:
         self.summaries[key] = summary
         return summary
 
-    def rows(self, conn: sqlite3.Connection, seqs: list[int]) -> list["Candidate"]:
-        """The rows with these sequence numbers, ascending (unknown numbers are left out)."""
+    def rows(self, conn: sqlite3.Connection, seqs: list[int], since_us: int | None = None) -> list["Candidate"]:
+        """The rows with these sequence numbers, ascending (unknown numbers are left out). With
+        ``since_us`` the caller says it will never ask for rows received before it (minus a day of
+        slack), so rows kept by number go once older than that."""
+        if since_us is not None:
+            horizon = since_us - SEQ_SLACK_US
+            if self.seq_horizon_us is None or horizon > self.seq_horizon_us:
+                self.seq_horizon_us = horizon
         get = self.by_seq.get
         found: list[Candidate] = []
         missing: list[int] = []

@@ -1,0 +1,94 @@
+"""What the store's row cache holds per row, and how it is bounded: a row the contact stage
+recorded is kept with its comparable form instead of its raw text, weighed by what it holds, and
+the weight of a row never changes while cached (so the budget's sum stays true); a comparable form
+attached to a row read back lives with that row; rows kept by sequence number go once older than
+the reader's horizon, and are still found in the table when asked for."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from gateway.contact import ContactSettings, ContactTracker
+from gateway.contact.fingerprint import Comparable
+from gateway.model import Message
+from gateway.store import message_cache
+from gateway.store.db import Database
+from gateway.store.message_cache import row_bytes
+from gateway.store.messages import Fingerprints, SqliteMessageStore, to_us
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+DAY = timedelta(days=1)
+
+
+def msg(i: int, at: datetime, sender: str = "ann@example.com") -> Message:
+    return Message(id=f"m{i}", text=f"Hello,\nMy order {1000 + i} never arrived, please refund it today.\nRegards,\nAnn",
+                   sender=sender, thread=f"t{i}", received_at=at)
+
+
+def _spans_weight(store: SqliteMessageStore) -> int:
+    cache = store._cache
+    return sum(sum(row_bytes(r) for r in s.rows) + message_cache.SPAN_BYTES for s in cache.spans.values())
+
+
+def test_a_recorded_row_keeps_its_comparable_form_not_its_raw_text(tmp_path: Path) -> None:
+    db = Database.open(tmp_path / "g.db")
+    store = SqliteMessageStore(db)
+    tracker = ContactTracker(store, ContactSettings.defaults())
+    for i in range(3):
+        tracker.observe(msg(i, T0 + i * timedelta(minutes=5)), [])
+    rows = store.rows_between(customer="ann@example.com", since_us=to_us(T0 - DAY), until_us=to_us(T0 + DAY))
+    assert [r.id for r in rows] == ["m0", "m1", "m2"]
+    for row in rows:
+        assert row.text == "" and isinstance(row.comparable, Comparable)
+        assert "hello" not in row.comparable.text and "order 1000" in rows[0].comparable.text  # the core only
+        held = sys.getsizeof(row.comparable.text) + sys.getsizeof(row.comparable.sorted_words)
+        assert row_bytes(row) == message_cache.ROW_BYTES + held
+    assert store.get("m1").text.startswith("Hello,")  # the table keeps the text itself
+    assert store._cache.span_bytes == _spans_weight(store)
+    db.close()
+
+
+def test_a_row_read_back_gets_its_comparable_form_attached_without_changing_its_weight(tmp_path: Path) -> None:
+    db = Database.open(tmp_path / "g.db")
+    SqliteMessageStore(db).record(msg(1, T0), [])  # recorded without a comparable form (an import)
+    store = SqliteMessageStore(db)
+    store.forget_cached()
+    tracker = ContactTracker(store, ContactSettings.defaults())
+    [row] = store.rows_between(customer="ann@example.com", since_us=to_us(T0 - DAY), until_us=to_us(T0 + DAY))
+    assert row.comparable is None and row.text.startswith("Hello,")
+    before = row_bytes(row)
+    prepared = tracker._comparable_of(row)
+    assert row.comparable is prepared and prepared.text.startswith("my order 1001")
+    assert row_bytes(row) == before and store._cache.span_bytes == _spans_weight(store)
+    [again] = store.rows_between(customer="ann@example.com", since_us=to_us(T0 - DAY), until_us=to_us(T0 + DAY))
+    assert again is row  # the same cached object: computed once per load
+    assert tracker._comparable == {}  # nothing kept beside the rows
+    db.close()
+
+
+def test_the_byte_budget_is_configurable_and_holds(tmp_path: Path) -> None:
+    db = Database.open(tmp_path / "g.db")
+    store = SqliteMessageStore(db, cache_bytes=20_000)
+    tracker = ContactTracker(store, ContactSettings.defaults())
+    for i in range(200):
+        tracker.observe(msg(i, T0 + i * timedelta(minutes=1), sender=f"c{i % 25}@example.com"), [])
+        assert store._cache.span_bytes <= 20_000
+        assert store._cache.span_bytes == _spans_weight(store)
+    db.close()
+
+
+def test_rows_by_number_go_after_the_horizon_and_are_still_found_in_the_table(tmp_path: Path) -> None:
+    db = Database.open(tmp_path / "g.db")
+    store = SqliteMessageStore(db)
+    seqs = [store.record(msg(i, T0 + i * DAY), [], Fingerprints("h", None, Comparable.of(f"text {i}"))) for i in range(12)]
+    cache = store._cache
+    assert set(cache.by_seq) == set(seqs)
+    horizon = T0 + 8 * DAY
+    assert [r.id for r in store.candidates(seqs[:2], since_us=to_us(horizon))] == ["m0", "m1"]
+    store.record(msg(12, T0 + 12 * DAY), [])
+    # kept by number: what was received no earlier than a day before the horizon, and the new row
+    assert sorted(int(r.id[1:]) for r in cache.by_seq.values()) == list(range(7, 13))
+    assert [r.id for r in store.candidates(seqs[2:4])] == ["m2", "m3"]  # still answered, from the table
+    db.close()
