@@ -16,11 +16,11 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from gateway.jsontext import json_encoder
 from gateway.store.db import Database, register_schema
 
 GENESIS_HASH = "0" * 64
@@ -76,11 +76,13 @@ def iso(dt: datetime) -> str:
         if dt.tzinfo is None:
             raise ValueError("timestamps must be timezone-aware")
         utc = dt.astimezone(_UTC)
-    text = utc.isoformat()  # (a keyword argument costs more than the microseconds check)
-    if not utc.microsecond:
-        text = f"{text[:19]}.000000{text[19:]}"
+    # ``utc.isoformat(timespec="microseconds")``, spelled directly: about half the cost
+    text = _ISO_UTC % (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond)
     _LAST_ISO = (dt, text)
     return text
+
+
+_ISO_UTC = "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00"
 
 
 #: The last datetime ``iso`` formatted and its text (held, so the object cannot be another one).
@@ -92,25 +94,6 @@ def parse_iso(text: str | None) -> datetime | None:
         return None
     dt = datetime.fromisoformat(text)
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-
-
-def json_encoder(**options: Any) -> Callable[[Any], str]:
-    """``json.JSONEncoder(**options).encode``, the same text, with one C encoder kept for every
-    call instead of a new one per call (``json.dumps`` builds one each time). It skips the
-    circular-reference check: the values encoded here are plain data the gateway builds."""
-    encoder = json.JSONEncoder(**options)
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None or encoder.indent is not None:
-        return encoder.encode
-    spell = json.encoder.encode_basestring_ascii if encoder.ensure_ascii else json.encoder.encode_basestring
-    c_encode = make(None, encoder.default, spell, None, encoder.key_separator, encoder.item_separator,
-                    encoder.sort_keys, encoder.skipkeys, encoder.allow_nan)
-    join = "".join
-
-    def encode(value: Any) -> str:
-        return join(c_encode(value, 0))
-
-    return encode
 
 
 #: ``json.dumps(value)`` with the default options.

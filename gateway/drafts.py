@@ -21,6 +21,7 @@ drafts and report back with ``mark_sent`` / ``mark_failed``. Every action is aud
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -132,6 +133,7 @@ class DraftRenderer:
 
     def __init__(self, templates_dir: Path) -> None:
         self.templates_dir = Path(templates_dir)
+        self._dir = str(self.templates_dir)
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(self.templates_dir)),
             autoescape=False,
@@ -142,7 +144,8 @@ class DraftRenderer:
         )
 
     def available(self, name: str, lang: str) -> bool:
-        return (self.templates_dir / lang / f"{name}.j2").is_file()
+        # os.path on a string: the same check without building Path objects (once per draft)
+        return os.path.isfile(f"{self._dir}{os.sep}{lang}{os.sep}{name}.j2")
 
     def pick_lang(self, name: str, lang: str) -> str:
         """The customer's language when the template exists in it, else English."""

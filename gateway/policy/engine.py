@@ -42,8 +42,9 @@ class Policy:
         self.settings = settings
         self.path = path
         self.templates_dir = templates_dir
-        #: (the rules they were made from, rule names in order, name -> position), made on first use
-        self._names: tuple[tuple[PolicyRule, ...], list[str], dict[str, int]] | None = None
+        #: (the rules they were made from, rule names in order, name -> position, each rule with its
+        #: categories: first the rules without ``requires_other``, then those with), made on first use
+        self._names: _RuleIndex | None = None
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> "Policy":
@@ -94,7 +95,7 @@ class Policy:
         rules = self.rules
         names = self._names
         if names is None or names[0] is not rules:
-            names = self._names = (rules, [r.name for r in rules], {r.name: i for i, r in enumerate(rules)})
+            names = self._names = _index(rules)
         if not findings:
             # Every rule needs a finding of its categories: none fires, and nothing but an active
             # hold shows (most messages).
@@ -106,14 +107,16 @@ class Policy:
         decision = Decision(message_id=message.id, shadow=self.settings.shadow)
         fired: list[tuple[PolicyRule, list[Finding]]] = []
         results: dict[str, bool] = {}
-        for rule in (r for r in self.rules if not r.when.requires_other):
-            found = rule.match(findings, history)
+        # A rule none of whose categories is among the findings' cannot fire: it is not asked.
+        present = {f.category for f in findings}
+        for rule, cats in names[3]:
+            found = rule.match(findings, history) if not present.isdisjoint(cats) else []
             results[rule.name] = bool(found)
             if found:
                 fired.append((rule, found))
         any_primary = bool(fired)
-        for rule in (r for r in self.rules if r.when.requires_other):
-            found = rule.match(findings, history) if any_primary else []
+        for rule, cats in names[4]:
+            found = rule.match(findings, history) if any_primary and not present.isdisjoint(cats) else []
             results[rule.name] = bool(found)
             if found:
                 fired.append((rule, found))
@@ -169,6 +172,19 @@ class Policy:
         if draft is not None and not decision.held:
             decision.actions.append(Action("draft", draft))
         return decision
+
+
+_RuleIndex = tuple[tuple[PolicyRule, ...], list[str], dict[str, int],
+                   list[tuple[PolicyRule, frozenset[str]]], list[tuple[PolicyRule, frozenset[str]]]]
+
+
+def _index(rules: tuple[PolicyRule, ...]) -> _RuleIndex:
+    """What ``decide`` looks up of ``rules``, made once: the names in order, each name's position,
+    and the rules with their categories, without and with ``requires_other``."""
+    with_cats = [(r, frozenset(r.when.categories)) for r in rules]
+    return (rules, [r.name for r in rules], {r.name: i for i, r in enumerate(rules)},
+            [(r, c) for r, c in with_cats if not r.when.requires_other],
+            [(r, c) for r, c in with_cats if r.when.requires_other])
 
 
 def _scope(asked: str, history: HistoryLike) -> str:

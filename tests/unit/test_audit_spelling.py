@@ -60,3 +60,15 @@ def test_iso_is_the_same_text_every_time_and_in_every_zone() -> None:
         pass
     else:
         raise AssertionError("a naive datetime must be refused")
+
+
+def test_iso_spells_what_isoformat_spells_with_microseconds() -> None:
+    import random
+
+    rnd = random.Random(11)
+    zones = [timezone.utc, timezone(timedelta(hours=9)), timezone(timedelta(hours=-5, minutes=-30))]
+    for _ in range(5000):
+        moment = datetime(rnd.randrange(2, 9998), rnd.randrange(1, 13), rnd.randrange(1, 29), rnd.randrange(24),
+                          rnd.randrange(60), rnd.randrange(60), rnd.choice([0, 1, rnd.randrange(10**6), 999999]),
+                          tzinfo=rnd.choice(zones))
+        assert iso(moment) == moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
