@@ -84,32 +84,41 @@ def _tokenize(norm: "Normalized | str", limit: "int | None") -> "list[list[Token
         text, original, span = norm, norm, None
     else:
         text, original, span = norm.text, norm.original, norm.span
-    # A word can only hold a stretched letter if the text (apostrophes dropped, as in words) does.
-    stretched = _STRETCH.search(text.replace("'", "") if "'" in text else text) is not None
-    sentences: list[list[Token]] = []
-    current: list[Token] = []
+    # Words first (a long text is turned away before anything else is done), as (word, start,
+    # end), with None between sentences.
+    words: list[tuple[str, int, int] | None] = []
     count = 0
     for m in _TOKEN.finditer(text):
         w = m.group()
         c = w[0]
         if c == "@" or c == "h" and w.startswith(("http://", "https://")) or w.startswith("www."):
             continue
-        if c == "a" and span is not None and original[span(m.start(), m.start() + 1)[0]:][:1] == "@":
+        if c == "a" and span is not None and original[span(m.start(), m.start() + 1)[0]] == "@":
             continue
         if c in ".!?\n;":
-            if current:
-                sentences.append(current)
-                current = []
+            words.append(None)
             continue
         if limit is not None:
             count += 1
             if count > limit:
                 return None
+        words.append((w, m.start(), m.end()))
+    # A word can only hold a stretched letter if the text (apostrophes dropped, as in words) does.
+    stretched = _STRETCH.search(text.replace("'", "") if "'" in text else text) is not None
+    sentences: list[list[Token]] = []
+    current: list[Token] = []
+    for item in words:
+        if item is None:
+            if current:
+                sentences.append(current)
+                current = []
+            continue
+        w, start, end = item
         if "'" in w:
             w = w.replace("'", "")
         if stretched and len(w) > 2:
             w = _STRETCH.sub(r"\1", w)
-        current.append(Token(w, m.start(), m.end()))
+        current.append(Token(w, start, end))
     if current:
         sentences.append(current)
     return sentences
