@@ -83,6 +83,10 @@ class Verdict:
                    bool(data.get("held", False)), str(data.get("quarantined", "")))
 
 
+_REMEMBER = ("INSERT INTO verdicts(message_id, source, verdict, processed_at) VALUES (?, ?, ?, ?) "
+             "ON CONFLICT(message_id) DO NOTHING")
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
@@ -130,14 +134,28 @@ class Checkpoints:
         row = self.db.query_one("SELECT verdict FROM verdicts WHERE message_id = ?", (message_id,))
         return Verdict.from_json(json.loads(row["verdict"])) if row else None
 
+    def verdicts(self, message_ids: list[str]) -> dict[str, Verdict]:
+        """``verdict`` for many ids at once (one query per 500): those with a verdict."""
+        found: dict[str, Verdict] = {}
+        for i in range(0, len(message_ids), 500):
+            chunk = message_ids[i : i + 500]
+            rows = self.db.query(f"SELECT message_id, verdict FROM verdicts WHERE message_id IN ({','.join('?' * len(chunk))})",
+                                 tuple(chunk))
+            found.update((r[0], Verdict.from_json(json.loads(r[1]))) for r in rows)
+        return found
+
     def remember(self, message_id: str, source: str, verdict: Verdict) -> None:
-        """Keep the first verdict for a message id (a later copy reuses it)."""
-        with self.db.tx() as conn:
-            conn.execute(
-                "INSERT INTO verdicts(message_id, source, verdict, processed_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(message_id) DO NOTHING",
-                (message_id, source, json.dumps(verdict.to_json()), _now()),
-            )
+        """Keep the first verdict for a message id (a later copy reuses it). Inside an open
+        transaction (the message's own, which also holds its analysis) it joins it: one
+        statement needs no savepoint of its own."""
+        params = (message_id, source, json.dumps(verdict.to_json()), _now())
+        db = self.db
+        with db._lock:
+            if db.in_tx:
+                db.conn.execute(_REMEMBER, params)
+                return
+            with db.tx() as conn:
+                conn.execute(_REMEMBER, params)
 
     def withdraw(self, message_id: str, categories: list[str], conn: Any) -> frozenset[str]:
         """A person disputed ``categories`` of a message: take them (and their ``hg_`` tags) out of

@@ -237,7 +237,9 @@ class Daemon:
         pipeline = _Serialised(None, handler.lock)
         self.connectors = self.build_helpdesks(db, pipeline)
         pipeline.load(self._pipeline(db))  # the rules load last, once the config is known good
-        handler.process = pipeline.process
+        handler.process = pipeline.process_joined  # in the handler's savepoint per message
+        handler.prepare = pipeline.prepare  # once per IMAP fetch, before its messages
+        self.metrics.memory = functools.partial(_memory_sizes, pipeline)
         from gateway.mail.acknowledge import wire_acknowledgments  # the policy's automatic acknowledgments
 
         handler.process = wire_acknowledgments(db, pipeline, self.outbox, handler.process, self.config)
@@ -364,6 +366,21 @@ class _Serialised:
         with self._lock:
             return self._pipeline.process(message)
 
+    def process_joined(self, message: Any) -> Any:
+        """``process`` as part of the caller's open transaction (the handler's savepoint for
+        the message), without a savepoint of its own; a bare ``process`` seam as it is."""
+        with self._lock:
+            if isinstance(self._pipeline, _ProcessOnly):
+                return self._pipeline.process(message)
+            return self._pipeline.process(message, joined=True)
+
+    def prepare(self, messages: list[Any]) -> None:
+        """The pipeline's work for a whole batch before its messages are processed, if it has any."""
+        prepare = getattr(self._pipeline, "prepare", None)
+        if prepare is not None:
+            with self._lock:
+                prepare(messages)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._pipeline, name)
 
@@ -376,6 +393,20 @@ def _report_source_end(task: asyncio.Task[Any]) -> None:
     if exc is not None:
         log.error("source stopped unexpectedly", exc_info=exc,
                   extra={"source": task.get_name(), "error": f"{type(exc).__name__}: {exc}"[:300]})
+
+
+def _memory_sizes(pipeline: Any) -> dict[str, tuple[int, int]]:
+    """Entries and bytes of the pipeline's bounded caches (for /metrics): the store's row cache
+    (bounded by bytes) and the campaign index (bounded by the campaign lookback)."""
+    sizes: dict[str, tuple[int, int]] = {}
+    tracker = getattr(pipeline, "tracker", None)
+    cache = getattr(getattr(tracker, "store", None), "_cache", None)
+    if cache is not None and hasattr(cache, "span_bytes"):
+        sizes["row_cache"] = (len(getattr(cache, "by_seq", ())), int(cache.span_bytes))
+    index = getattr(tracker, "_index", None)  # None until the first campaign check loads it
+    if index is not None:
+        sizes["campaign_index"] = (len(index), int(index.memory_bytes))
+    return sizes
 
 
 def _not_ready(message: Any) -> Any:

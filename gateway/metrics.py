@@ -44,6 +44,9 @@ class Metrics:
     pending_holds: Callable[[], int] = lambda: 0
     #: returns how many tags agents and leads have disputed so far (gateway/disputes.py)
     disputed_tags: Callable[[], int] = lambda: 0
+    #: the daemon's bounded in-memory structures: name -> (entries, bytes), for watching memory
+    #: fill up to its bounds (set by the daemon once the pipeline is loaded)
+    memory: Callable[[], dict[str, tuple[int, int]]] = lambda: {}
 
     def source(self, source: str, mailbox: str) -> SourceStats:
         with self._lock:
@@ -114,7 +117,29 @@ class Metrics:
             disputed = -1
         family("hg_disputed_tags", "gauge", "Tags agents and leads disputed as wrong, in all.", [({}, disputed)])
         family("hg_uptime_seconds", "gauge", "Seconds since the daemon started.", [({}, time.time() - self.started)])
+        family("process_resident_memory_bytes", "gauge", "Resident memory of the daemon process.",
+               [({}, _rss_bytes())])
+        try:
+            sizes = sorted(self.memory().items())
+        except Exception:  # read while a worker thread changes them; a scrape must not fail for it
+            sizes = []
+        family("hg_memory_structure_entries", "gauge", "Entries held by a bounded in-memory structure.",
+               [({"structure": name}, entries) for name, (entries, _) in sizes])
+        family("hg_memory_structure_bytes", "gauge", "Bytes held by a bounded in-memory structure (its own estimate).",
+               [({"structure": name}, size) for name, (_, size) in sizes])
         return "\n".join(lines) + "\n"
+
+
+def _rss_bytes() -> int:
+    """The process's resident memory (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def _escape(value: str) -> str:

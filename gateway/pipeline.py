@@ -50,6 +50,7 @@ class Pipeline:
         self.db = db
         self.effects = effects
         self.clock = clock or utcnow
+        self._unrecorded: set[str] = set()  # ids ``prepare`` found without a decision
 
     @classmethod
     def create(cls, db: Database | None, *, rules_dir: Path | str | None = None,
@@ -81,13 +82,14 @@ class Pipeline:
         tracker = ContactTracker(store, ContactSettings.from_policy(policy.raw))  # type: ignore[arg-type]
         return cls(detector, tracker, policy, db=db, effects=effects, clock=clock)
 
-    def process(self, message: Message) -> Result:
+    def process(self, message: Message, *, joined: bool = False) -> Result:
         """Run one message through every stage and return the findings and the decision.
 
         With a database, everything the message changes (its contact record, the decision, holds,
         drafts, audit) commits in one transaction: one commit per message, and never a recorded
-        message without its decision. A caller's open transaction (the daemon's, which adds the
-        verdict ledger) is joined instead."""
+        message without its decision. A caller's open transaction is joined instead, as a
+        savepoint; with ``joined`` (the daemon, whose own savepoint per message also holds the
+        verdict ledger's row) as part of the caller's, without a savepoint of its own."""
         findings: list[Finding] = list(self.detector.detect(message))  # type: ignore[attr-defined]
         if self.effects is None:
             findings += self.tracker.observe(message, findings)  # type: ignore[attr-defined]
@@ -95,8 +97,25 @@ class Pipeline:
             decision = self.policy.decide(message, findings, history)
             return Result(message, findings, decision)
         assert self.db is not None
+        if joined and self.db.in_tx:
+            applied = message.id not in self._unrecorded  # False: ``prepare`` found no decision for it
+            self._unrecorded.discard(message.id)
+            return self._stateful(message, findings, applied)
         with self.db.tx():
             return self._stateful(message, findings)
+
+    def prepare(self, messages: Iterable[Message]) -> None:
+        """The batch work of ``process_many``, for a caller that then processes the messages one
+        by one with ``process(m, joined=True)`` in the same transaction (the daemon: a savepoint
+        per message, so one that fails is quarantined alone): the contact stage's preparation,
+        and one query for which of them have no decision yet. Only the last batch is kept."""
+        batch = list(messages)
+        prepare = getattr(self.tracker, "prepare", None)
+        if prepare is not None:
+            prepare(batch)
+        if self.effects is not None:
+            ids = [m.id for m in batch]
+            self._unrecorded = set(ids) - self.effects.recorded_ids(ids)  # type: ignore[attr-defined]
 
     def process_many(self, messages: Iterable[Message]) -> list[Result]:
         """``process`` for each message, all in one transaction: one commit for the batch.

@@ -454,7 +454,9 @@ class ImapSource:
     def _analyse(self, box: ImapMailbox, fetched: list[Fetched],
                  halt: threading.Event) -> list[tuple[Fetched, Outcome | None]]:
         results: list[tuple[Fetched, Outcome | None]] = []
-        with self.handler.batch():  # one commit for the batch, before any keyword is set
+        # One commit for the batch, before any keyword is set; the batch's messages are ingested
+        # and looked up together first (see MessageHandler.batch).
+        with self.handler.batch([item.raw for item in fetched if item.raw is not None], source=self.name):
             for item in fetched:
                 if halt.is_set() and results:
                     break  # shutdown: finish the messages in hand, commit them, stop here

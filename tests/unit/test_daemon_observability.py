@@ -138,3 +138,27 @@ def test_tagged_and_held_messages_are_counted_per_category_once_each(tmp_path) -
     assert "hg_disputed_tags 1" in text
     assert stats.processed == 4 and stats.duplicates == 1
     db.close()
+
+
+def test_memory_gauges_show_the_bounded_structures_and_a_failing_reading_never_breaks_a_scrape(tmp_path) -> None:
+    from gateway.daemon import _memory_sizes
+    from gateway.ingest import message_from_text
+    from gateway.pipeline import Pipeline
+    from gateway.store.db import Database
+
+    pipeline = Pipeline.create(Database.open(tmp_path / "g.db"))
+    pipeline.process(message_from_text("m1", "My parcel never arrived and nobody answers my mails about it.",
+                                       sender="ann@example.org"))
+    metrics = Metrics()
+    metrics.memory = lambda: _memory_sizes(pipeline)
+    text = metrics.render()
+    rows = [line for line in text.splitlines() if line.startswith('hg_memory_structure_entries{structure="row_cache"}')]
+    assert rows and int(rows[0].split()[-1]) >= 1  # the message just recorded is cached
+    assert 'hg_memory_structure_bytes{structure="row_cache"}' in text
+    assert int(next(line for line in text.splitlines() if line.startswith("process_resident_memory_bytes")).split()[-1]) > 0
+
+    def broken() -> dict:
+        raise RuntimeError("changed during iteration")
+
+    metrics.memory = broken
+    assert "hg_uptime_seconds" in metrics.render()
