@@ -1,10 +1,8 @@
 """Warm-up at start: Detector.warm runs the prefilter over texts made from what ships with the
-project, changes no finding, runs once, and the daemon starts it without waiting for it; the
+project, changes no finding and runs once (the daemon does not warm: see the README); the
 model's word count check turns long texts away before the stretched-letter search."""
 
 from __future__ import annotations
-
-import threading
 
 import pytest
 
@@ -64,27 +62,6 @@ def test_warm_without_texts_leaves_them_for_later(detector: Detector, monkeypatc
     monkeypatch.setattr(detector, "_plan", lambda text: pytest.fail("warm(texts=False) ran a text"))
     detector.warm(texts=False)
     assert detector._warmed is False
-
-
-def test_the_daemon_warms_the_detector_in_a_thread_and_skips_a_bare_process_seam() -> None:
-    from gateway.daemon import _ProcessOnly, _Serialised, _warm_in_background
-
-    started = threading.Event()
-    release = threading.Event()
-
-    class SlowDetector:
-        def warm(self) -> int:
-            started.set()
-            release.wait(5)
-            return 0
-
-    class Pipe:
-        detector = SlowDetector()
-
-    _warm_in_background(_Serialised(Pipe(), threading.Lock()))  # returns before warm finishes
-    assert started.wait(5)
-    release.set()
-    _warm_in_background(_Serialised(_ProcessOnly(lambda m: None), threading.Lock()))  # nothing to warm
 
 
 @pytest.mark.parametrize("text", [
