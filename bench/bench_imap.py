@@ -183,6 +183,9 @@ def main() -> int:
     parser.add_argument("--trace", type=int, default=0, metavar="TOP",
                         help="run the daemon in-process under tracemalloc and print the TOP lines whose "
                              "allocations grew from 30%% of the run to its end")
+    parser.add_argument("--spacing", type=float, default=37, metavar="SECONDS",
+                        help="seconds between the messages' dates (37: ~2,300 a day; 180: 480 a day, so a "
+                             "30,000-message run spans 62 days, twice the 30-day duplicate lookback)")
     args = parser.parse_args()
     if args.mechanics:
         return mechanics(args.count)
@@ -191,7 +194,7 @@ def main() -> int:
 
     server = Dovecot.start()
     try:
-        raws = corpus(args.count, seed=11)
+        raws = corpus(args.count, seed=11, spacing=args.spacing)
         t0 = time.perf_counter()
         server.append(raws)
         print(f"mailbox            {args.count} messages appended in {time.perf_counter() - t0:.1f} s", flush=True)

@@ -61,9 +61,13 @@ def _texts() -> list[str]:
     return texts or list(BUILTIN_EN)
 
 
-def corpus(count: int, *, seed: int = 7, customers: int = 400, varied: bool = False) -> list[bytes]:
+def corpus(count: int, *, seed: int = 7, customers: int = 400, varied: bool = False,
+           spacing: float = 37) -> list[bytes]:
     """``count`` raw messages; the same seed gives the same bytes. ``varied``: texts assembled per
-    message (see the module docstring) instead of reused whole."""
+    message (see the module docstring) instead of reused whole. ``spacing``: seconds between
+    messages (37: about 2,300 a day, so 30,000 messages span 13 days, all inside the 30-day
+    duplicate lookback; 180: 480 a day, so a run outlasts the lookback and the contact stage's
+    memory reaches its working set)."""
     rng = random.Random(seed)
     english = _texts()
     if varied:
@@ -76,7 +80,7 @@ def corpus(count: int, *, seed: int = 7, customers: int = 400, varied: bool = Fa
         msg["From"] = f"Customer {customer} <customer{customer}@example.org>"
         msg["To"] = "support@example.com"
         msg["Message-ID"] = f"<bench-{seed}-{n}@example.org>"
-        msg["Date"] = format_datetime(start + timedelta(seconds=37 * n))
+        msg["Date"] = format_datetime(start + timedelta(seconds=spacing * n))
         shape = n % 10
         if shape in (0, 1, 2):  # Japanese
             text = _japanese(rng, varied=varied)
