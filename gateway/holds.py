@@ -49,6 +49,11 @@ OPEN_STATES: tuple[str, ...] = ("proposed", "active")
 #: transaction.
 _ACTIVE = "holds.active"
 _ASKED = "holds.asked"
+#: ``Database.tx_local`` key: ids of holds this transaction read with full evidence (kept by the
+#: store once the transaction commits).
+_FULL = "holds.full"
+#: The columns adding evidence reads: everything but the evidence text itself, which may be 64 KiB.
+_EXTEND_COLUMNS = "id, customer, scope, state, categories, message_ids, expiry_days"
 
 #: state -> {transition verb: next state}
 TRANSITIONS: dict[str, dict[str, str]] = {
@@ -207,6 +212,10 @@ class HoldStore:
         self.db = db
         db.migrate()
         self.audit = audit or AuditLog(db)
+        #: holds whose stored evidence reached HOLD_EVIDENCE_CHARS in committed data: it never
+        #: changes again (evidence is only ever appended, and not once full), so adding to such a
+        #: hold neither reads nor rewrites it
+        self._full: set[int] = set()
 
     # -- creating -------------------------------------------------------------------------------
 
@@ -292,7 +301,7 @@ class HoldStore:
         source_key = "" if scope == "all_channels" else source
         with transaction(self.db, conn) as c:
             existing = c.execute(
-                "SELECT * FROM holds WHERE customer = ? AND scope = ? AND thread = ? AND source = ? "
+                f"SELECT {_EXTEND_COLUMNS} FROM holds WHERE customer = ? AND scope = ? AND thread = ? AND source = ? "
                 "AND state IN ('proposed', 'active') ORDER BY id LIMIT 1",
                 (customer, scope, thread_key, source_key),
             ).fetchone()
@@ -344,7 +353,7 @@ class HoldStore:
         """``add_evidence`` without reading the hold back; returns its state (unchanged)."""
         now = now or utcnow()
         with transaction(self.db, conn) as c:
-            row = c.execute("SELECT * FROM holds WHERE id = ?", (int(hold_id),)).fetchone()
+            row = c.execute(f"SELECT {_EXTEND_COLUMNS} FROM holds WHERE id = ?", (int(hold_id),)).fetchone()
             if row is None:
                 raise HoldError(f"no hold with id {hold_id}")
             if row["state"] not in OPEN_STATES:
@@ -354,19 +363,30 @@ class HoldStore:
                               {"message_id": message_id, "evidence": evidence}, at=now, conn=c)
             return str(row["state"])
 
-    @staticmethod
-    def _add_evidence(c: sqlite3.Connection, row: sqlite3.Row, evidence: list[dict[str, Any]],
+    def _add_evidence(self, c: sqlite3.Connection, row: sqlite3.Row, evidence: list[dict[str, Any]],
                       message_id: str, categories: list[str], now: datetime) -> None:
+        """Add a message to an open hold (``row`` has the ``_EXTEND_COLUMNS``). A hold with full
+        evidence keeps its evidence text as it is: the update leaves that column alone, which
+        stores what rewriting it with the same text stores, without reading or copying it."""
         ids = json.loads(row["message_ids"])
         fresh = bool(message_id) and message_id not in ids
         if fresh:
             ids.append(message_id)
-        stored: str = row["evidence"]
-        if len(stored) >= HOLD_EVIDENCE_CHARS:
+        cats = sorted(set(json.loads(row["categories"])) | set(categories))
+        hold_id = row["id"]
+        stored: str | None = None
+        if hold_id not in self._full:
+            stored = c.execute("SELECT evidence FROM holds WHERE id = ?", (hold_id,)).fetchone()[0]
+            if len(stored) >= HOLD_EVIDENCE_CHARS:
+                self._seen_full(hold_id)
+                stored = None
+        if stored is None:
             # Full: the hold keeps the evidence that built it; this message's id is added above,
             # and its evidence is in the audit log's hold.evidence entry (written by the caller).
-            merged = stored
-        elif fresh and all(e.get("message_id") == message_id for e in evidence):
+            c.execute("UPDATE holds SET message_ids = ?, categories = ?, updated_at = ? WHERE id = ?",
+                      (json_ascii(ids), json_ascii(cats), iso(now), hold_id))
+            return
+        if fresh and all(e.get("message_id") == message_id for e in evidence):
             # A new message's evidence (each item names its message) cannot already be stored:
             # append its items to the stored JSON text without decoding what is there, which grows
             # with every message of a held customer. The text is what json.dumps of the merged
@@ -379,9 +399,19 @@ class HoldStore:
         else:
             old = json.loads(stored)
             merged = json.dumps(old + [e for e in evidence if e not in old], ensure_ascii=False)
-        cats = sorted(set(json.loads(row["categories"])) | set(categories))
         c.execute("UPDATE holds SET evidence = ?, message_ids = ?, categories = ?, updated_at = ? WHERE id = ?",
-                  (merged, json_ascii(ids), json_ascii(cats), iso(now), row["id"]))
+                  (merged, json_ascii(ids), json_ascii(cats), iso(now), hold_id))
+
+    def _seen_full(self, hold_id: int) -> None:
+        """Remember that ``hold_id``'s evidence is full once this transaction commits (a rollback,
+        which could undo the write that filled it, forgets it with the transaction's state)."""
+        if not self.db.in_tx:
+            return  # outside the store's own transaction: nothing tells us when it commits
+        self.db.tx_local.setdefault(_FULL, set()).add(hold_id)
+        self.db.before_commit(_FULL, self._keep_full)
+
+    def _keep_full(self, c: sqlite3.Connection) -> None:
+        self._full.update(self.db.tx_local.get(_FULL, ()))
 
     # -- transitions ----------------------------------------------------------------------------
 
