@@ -9,22 +9,19 @@ from __future__ import annotations
 import random
 import textwrap
 from datetime import datetime, timezone
-from typing import Any
 
 import pytest
 
 from gateway.contact.history import CustomerHistory
 from gateway.model import (
     CATEGORIES,
-    Action,
     Decision,
     Evidence,
     Finding,
     Message,
     Severity,
 )
-from gateway.policy import Policy
-from gateway.policy.engine import _PRIORITY_RANK, _lang, _scope, _stronger_hold, _unique
+from gateway.policy import Policy, engine
 
 MIXED = textwrap.dedent("""
     version: 1
@@ -55,61 +52,14 @@ MIXED = textwrap.dedent("""
 
 def every_rule(policy: Policy, message: Message, findings: list[Finding], history: CustomerHistory,
                active_hold: bool) -> Decision:
-    """``decide`` as a plain loop over every rule (the reference)."""
-    rules = policy.rules
-    decision = Decision(message_id=message.id, shadow=policy.settings.shadow)
-    fired: list[Any] = []
-    results: dict[str, bool] = {}
-    for rule in (r for r in rules if not r.when.requires_other):
-        found = rule.match(findings, history)
-        results[rule.name] = bool(found)
-        if found:
-            fired.append((rule, found))
-    any_primary = bool(fired)
-    for rule in (r for r in rules if r.when.requires_other):
-        found = rule.match(findings, history) if any_primary else []
-        results[rule.name] = bool(found)
-        if found:
-            fired.append((rule, found))
-    order = {r.name: i for i, r in enumerate(rules)}
-    fired.sort(key=lambda pair: order[pair[0].name])
-    decision.hits = [r.name for r, _ in fired]
-    decision.misses = [r.name for r in rules if not results.get(r.name)]
-    hold = escalate = draft = None
-    for rule, found in fired:
-        cats = _unique(f.category for f in found)
-        for spec in rule.then:
-            if spec.type == "tag":
-                decision.categories += [c for c in cats if c not in decision.categories]
-            elif spec.type in ("propose_hold", "apply_hold"):
-                hold = _stronger_hold(hold, {
-                    "mode": "apply" if spec.type == "apply_hold" else "propose",
-                    "scope": _scope(spec.params.get("scope", "customer"), history),
-                    "expiry_days": spec.params.get("expiry_days", policy.settings.holds.expiry_days),
-                    "rules": [rule.name], "categories": list(cats), "reason": rule.description or rule.name})
-            elif spec.type == "escalate":
-                if escalate is None:
-                    escalate = {"to": list(spec.params["to"]), "priority": spec.params["priority"],
-                                "rules": [rule.name], "categories": list(cats)}
-                else:
-                    escalate["to"] += [t for t in spec.params["to"] if t not in escalate["to"]]
-                    if _PRIORITY_RANK[spec.params["priority"]] > _PRIORITY_RANK[escalate["priority"]]:
-                        escalate["priority"] = spec.params["priority"]
-                    escalate["rules"].append(rule.name)
-                    escalate["categories"] += [c for c in cats if c not in escalate["categories"]]
-            elif spec.type == "draft" and draft is None:
-                draft = {"template": spec.params["template"], "lang": _lang(message.lang), "rule": rule.name,
-                         "categories": list(cats)}
-    applying = hold is not None and hold["mode"] == "apply" and not policy.settings.shadow
-    decision.held = bool(active_hold or applying)
-    decision.tags = [policy.tag(c) for c in decision.categories] + ([policy.hold_tag] if decision.held else [])
-    if hold is not None:
-        decision.actions.append(Action("hold", hold))
-    if escalate is not None:
-        decision.actions.append(Action("escalate", escalate))
-    if draft is not None and not decision.held:
-        decision.actions.append(Action("draft", draft))
-    return decision
+    """``decide`` asking every rule (the reference): the same policy with an index that gives
+    each rule every category, so the category check never leaves one out."""
+    index = engine._index(policy.rules)
+    everything = frozenset(CATEGORIES) | {f.category for f in findings}
+    reference = Policy(policy.settings, path=policy.path, templates_dir=policy.templates_dir)
+    reference._names = (index[0], index[1], index[2], [(r, everything) for r, _ in index[3]],
+                        [(r, everything) for r, _ in index[4]])
+    return reference.decide(message, findings, history, active_hold=active_hold)
 
 
 def random_case(rnd: random.Random) -> tuple[Message, list[Finding], CustomerHistory, bool]:
