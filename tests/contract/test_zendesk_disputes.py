@@ -21,13 +21,19 @@ RUDE = "You useless idiot. Where is my refund?"
 def run(coro):
     return asyncio.run(coro)
 
-
-def test_a_dispute_tag_withdraws_the_categories_names_the_agent_and_cleans_the_ticket(fake, db):
+def first_cycle(fake, db, text):
+    """A new ticket with ``text`` from its requester, through the connector's first cycle."""
     pipeline = Pipeline.create(db)
-    ticket = new_ticket(fake, RUDE)
-    tid = ticket["id"]
+    ticket = new_ticket(fake, text)
     conn = make_connector(db)
     run(run_cycle(conn, pipeline))
+    return pipeline, conn, ticket
+
+
+
+def test_a_dispute_tag_withdraws_the_categories_names_the_agent_and_cleans_the_ticket(fake, db):
+    pipeline, conn, ticket = first_cycle(fake, db, RUDE)
+    tid = ticket["id"]
     assert "hg_verbal_abuse" in fake.tickets[tid]["tags"]
     assert "If a tag is wrong, add the tag hg_dispute" in fake.private_notes(tid)[0]["body"]  # agents are told how
     [message_id] = conn.state.ticket_messages(tid)
@@ -59,11 +65,8 @@ def test_a_dispute_tag_withdraws_the_categories_names_the_agent_and_cleans_the_t
 
 
 def test_a_dispute_tag_where_nothing_stands_is_removed_and_says_so(fake, db):
-    pipeline = Pipeline.create(db)
-    ticket = new_ticket(fake, "Hello, when will my refund arrive? Thank you.")
+    pipeline, conn, ticket = first_cycle(fake, db, "Hello, when will my refund arrive? Thank you.")
     tid = ticket["id"]
-    conn = make_connector(db)
-    run(run_cycle(conn, pipeline))
     fake.add_tag_by(tid, LEAD_ID, "hg_dispute")
     fake.export_all()
     [done] = run(run_cycle(conn, pipeline)).disputes
@@ -105,11 +108,8 @@ def _queue(conn):
 
 
 def test_a_console_dispute_takes_the_tag_off_the_ticket_on_the_next_cycle_with_a_private_note(fake, db):
-    pipeline = Pipeline.create(db)
-    ticket = new_ticket(fake, RUDE)
+    pipeline, conn, ticket = first_cycle(fake, db, RUDE)
     tid = ticket["id"]
-    conn = make_connector(db)
-    run(run_cycle(conn, pipeline))
     [message_id] = conn.state.ticket_messages(tid)
     assert "hg_verbal_abuse" in fake.tickets[tid]["tags"]
     notes_before, puts = len(fake.private_notes(tid)), fake.contract.count("PUT")
@@ -140,11 +140,8 @@ def test_a_console_dispute_takes_the_tag_off_the_ticket_on_the_next_cycle_with_a
 
 
 def test_a_category_another_comment_still_has_keeps_its_tag_and_the_note_says_so(fake, db):
-    pipeline = Pipeline.create(db)
-    ticket = new_ticket(fake, THREAT)
+    pipeline, conn, ticket = first_cycle(fake, db, THREAT)
     tid = ticket["id"]
-    conn = make_connector(db)
-    run(run_cycle(conn, pipeline))
     fake.add_comment(tid, ticket["requester_id"], MORON)
     run(run_cycle(conn, pipeline))
     first, second = conn.state.ticket_messages(tid)
@@ -168,11 +165,8 @@ def test_a_category_another_comment_still_has_keeps_its_tag_and_the_note_says_so
 
 
 def test_a_dispute_from_the_dispute_tag_is_not_carried_a_second_time(fake, db):
-    pipeline = Pipeline.create(db)
-    ticket = new_ticket(fake, RUDE)
+    pipeline, conn, ticket = first_cycle(fake, db, RUDE)
     tid = ticket["id"]
-    conn = make_connector(db)
-    run(run_cycle(conn, pipeline))
     fake.add_tag_by(tid, LEAD_ID, "hg_dispute")
     fake.export_all()
     [done] = run(run_cycle(conn, pipeline)).disputes
@@ -193,11 +187,8 @@ def test_a_dispute_from_the_dispute_tag_is_not_carried_a_second_time(fake, db):
 def test_a_429_on_the_update_keeps_the_dispute_queued_and_the_next_cycle_carries_it(fake, db):
     from tests.contract.zendesk_overlay import text_response
 
-    pipeline = Pipeline.create(db)
-    ticket = new_ticket(fake, RUDE)
+    pipeline, conn, ticket = first_cycle(fake, db, RUDE)
     tid = ticket["id"]
-    conn = make_connector(db)
-    run(run_cycle(conn, pipeline))
     [message_id] = conn.state.ticket_messages(tid)
     Disputes(db).dispute(message_id, "Mika Lead", "quoting a courier", origin="console")
     notes = len(fake.private_notes(tid))
@@ -223,11 +214,8 @@ def test_a_429_on_the_update_keeps_the_dispute_queued_and_the_next_cycle_carries
 
 
 def test_a_deleted_ticket_drops_the_dispute_with_the_reason_in_the_report(fake, db):
-    pipeline = Pipeline.create(db)
-    ticket = new_ticket(fake, RUDE)
+    pipeline, conn, ticket = first_cycle(fake, db, RUDE)
     tid = ticket["id"]
-    conn = make_connector(db)
-    run(run_cycle(conn, pipeline))
     [message_id] = conn.state.ticket_messages(tid)
     Disputes(db).dispute(message_id, "Mika Lead", "quoting a courier", origin="console")
     from tests.contract.zendesk_overlay import json_response
@@ -248,11 +236,8 @@ def test_a_deleted_ticket_drops_the_dispute_with_the_reason_in_the_report(fake, 
 def test_a_dispute_on_mail_or_another_helpdesks_message_is_left_to_its_source(fake, db):
     from gateway.ingest import message_from_text
 
-    pipeline = Pipeline.create(db)
-    ticket = new_ticket(fake, RUDE)
+    pipeline, conn, ticket = first_cycle(fake, db, RUDE)
     tid = ticket["id"]
-    conn = make_connector(db)
-    run(run_cycle(conn, pipeline))
     mail = message_from_text("<m1@example.com>", MORON, sender="kim@example.com", source="imap:support")
     other = message_from_text("freshdesk:fd:301:description", MORON, sender="lee@example.com",
                               source="freshdesk:fd")
@@ -270,11 +255,8 @@ def test_a_dispute_on_mail_or_another_helpdesks_message_is_left_to_its_source(fa
 def test_a_dispute_tag_whose_update_hit_the_rate_limit_still_takes_the_tags_off_next_cycle(fake, db):
     from tests.contract.zendesk_overlay import text_response
 
-    pipeline = Pipeline.create(db)
-    ticket = new_ticket(fake, RUDE)
+    pipeline, conn, ticket = first_cycle(fake, db, RUDE)
     tid = ticket["id"]
-    conn = make_connector(db)
-    run(run_cycle(conn, pipeline))
     fake.add_tag_by(tid, LEAD_ID, "hg_dispute")
     fake.export_all()
 
