@@ -21,6 +21,9 @@ from gateway.errors import ConfigError
 class StoreConfig:
     path: str = "gateway.db"
     retention_days: int = 90
+    #: the message store's cache of recent rows, in MiB (what the contact stage reads for every
+    #: message); it fills to its working set (the duplicate lookback's mail) or to this, then stays
+    cache_mb: int = 64
 
 
 @dataclass(frozen=True)
@@ -234,11 +237,14 @@ def _reject_inline_secrets(d: dict[str, Any], key: str) -> None:
 
 def _store(d: Any) -> StoreConfig:
     d = _map(d, "store")
-    _check_keys(d, {"path", "retention_days"}, "store")
+    _check_keys(d, {"path", "retention_days", "cache_mb"}, "store")
     days = _int(d, "retention_days", "store.retention_days", 90)
     if days < 1:
         raise ConfigError("store.retention_days: must be at least 1")
-    return StoreConfig(path=_str(d, "path", "store.path", "gateway.db"), retention_days=days)
+    cache_mb = _int(d, "cache_mb", "store.cache_mb", 64)
+    if not 1 <= cache_mb <= 65536:
+        raise ConfigError("store.cache_mb: must be between 1 and 65536 (MiB)")
+    return StoreConfig(path=_str(d, "path", "store.path", "gateway.db"), retention_days=days, cache_mb=cache_mb)
 
 
 _SECURITY = {"ssl", "starttls", "none"}

@@ -133,6 +133,7 @@ class Daemon:
             db,
             rules_dir=Path(self.config.resolve(self.config.rules)) if self.config.rules else None,
             policy_path=Path(self.config.resolve(self.config.policy)) if self.config.policy else None,
+            cache_bytes=self.config.store.cache_mb << 20,
         )
 
     def build_helpdesks(self, db: Database, pipeline: Any) -> list[Any]:

@@ -55,10 +55,11 @@ class Pipeline:
     @classmethod
     def create(cls, db: Database | None, *, rules_dir: Path | str | None = None,
                policy_path: Path | str | None = None, clock: Callable[[], datetime] | None = None,
-               detector: object | None = None) -> "Pipeline":
+               detector: object | None = None, cache_bytes: int | None = None) -> "Pipeline":
         """Build the stages. ``rules_dir`` holds lexicons (and, unless ``policy_path`` says otherwise,
         policy.yaml and templates/); ``clock`` times holds, drafts and audit entries (default: now).
-        ``detector`` reuses an already loaded Detector (loading lexicons takes a moment)."""
+        ``detector`` reuses an already loaded Detector (loading lexicons takes a moment).
+        ``cache_bytes``: the message store's row cache budget (``store.cache_mb``; default 64 MiB)."""
         from gateway.contact import ContactSettings, ContactTracker
         from gateway.detect import Detector
 
@@ -72,7 +73,7 @@ class Pipeline:
             from gateway.effects import CoreEffects
             from gateway.store.messages import SqliteMessageStore
 
-            store: object = SqliteMessageStore(db)
+            store: object = SqliteMessageStore(db, cache_bytes=cache_bytes)
             effects: object | None = CoreEffects(db, policy, clock=clock)
         else:
             from gateway.store.memory import MemoryMessageStore

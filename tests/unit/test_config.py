@@ -51,6 +51,8 @@ def test_missing_secret_names_the_key_and_variable():
         (lambda c: c["console"].update(listen="localhost"), r"console\.listen: expected HOST:PORT"),
         (lambda c: c["helpdesks"][0].update(type="jira"), r"helpdesks\[0\]\.type: expected zendesk or freshdesk"),
         (lambda c: c["sources"][1].update(name="support"), r"sources: name 'support' is used twice"),
+        (lambda c: c["store"].update(cache_mb=0), r"store\.cache_mb: must be between 1 and 65536"),
+        (lambda c: c["store"].update(cache_mb="lots"), r"store\.cache_mb: expected an integer"),
     ],
 )
 def test_invalid_config_names_the_key(mutate, message):
@@ -80,3 +82,19 @@ def test_no_config_gives_embedded_defaults():
     cfg = load_config(None, env={})
     assert cfg.store.path == "gateway.db" and cfg.console.listen == "127.0.0.1:8080"
     assert cfg.sources == ()
+
+
+def test_the_store_cache_budget_reaches_the_daemons_message_store(tmp_path):
+    """``store.cache_mb`` bounds the row cache of the store the daemon's pipeline reads (64 MiB
+    when not given)."""
+    from gateway.daemon import Daemon
+    from gateway.store.db import Database
+
+    assert parse_config({"store": {"path": "g.db"}}, env={}).store.cache_mb == 64
+    cfg = parse_config({"store": {"path": str(tmp_path / "g.db"), "cache_mb": 8}}, env={})
+    db = Database.open(tmp_path / "g.db")
+    try:
+        pipeline = Daemon(cfg, once=True)._pipeline(db)
+        assert pipeline.tracker.store._cache.max_span_bytes == 8 << 20
+    finally:
+        db.close()
