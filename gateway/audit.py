@@ -330,13 +330,8 @@ class AuditLog:
         """Entries about any of ``subjects``, oldest first (used by the case export)."""
         if not subjects:
             return []
-        out: list[AuditEntry] = []
-        for i in range(0, len(subjects), 500):
-            chunk = subjects[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            out += [_entry(r) for r in self.db.query(
-                f"SELECT * FROM audit_log WHERE subject IN ({marks}) ORDER BY seq", tuple(chunk))]
-        return sorted(out, key=lambda e: e.seq)
+        rows = self.db.query_in("SELECT * FROM audit_log WHERE subject IN ({marks}) ORDER BY seq", subjects)
+        return sorted((_entry(r) for r in rows), key=lambda e: e.seq)
 
     def count(self, *, subject: str | None = None) -> int:
         """How many entries there are (about ``subject`` only, when given)."""

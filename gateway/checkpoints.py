@@ -136,13 +136,8 @@ class Checkpoints:
 
     def verdicts(self, message_ids: list[str]) -> dict[str, Verdict]:
         """``verdict`` for many ids at once (one query per 500): those with a verdict."""
-        found: dict[str, Verdict] = {}
-        for i in range(0, len(message_ids), 500):
-            chunk = message_ids[i : i + 500]
-            rows = self.db.query(f"SELECT message_id, verdict FROM verdicts WHERE message_id IN ({','.join('?' * len(chunk))})",
-                                 tuple(chunk))
-            found.update((r[0], Verdict.from_json(json.loads(r[1]))) for r in rows)
-        return found
+        rows = self.db.query_in("SELECT message_id, verdict FROM verdicts WHERE message_id IN ({marks})", message_ids)
+        return {r[0]: Verdict.from_json(json.loads(r[1])) for r in rows}
 
     def remember(self, message_id: str, source: str, verdict: Verdict) -> None:
         """Keep the first verdict for a message id (a later copy reuses it). Inside an open

@@ -276,13 +276,8 @@ class CoreEffects:
 
     def recorded_ids(self, message_ids: list[str]) -> set[str]:
         """Which of ``message_ids`` have a recorded decision (one query per 500 ids)."""
-        found: set[str] = set()
-        for i in range(0, len(message_ids), 500):
-            chunk = message_ids[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self.db.query(f"SELECT message_id FROM decisions WHERE message_id IN ({marks})", tuple(chunk))
-            found.update(r[0] for r in rows)
-        return found
+        return {r[0] for r in self.db.query_in("SELECT message_id FROM decisions WHERE message_id IN ({marks})",
+                                               message_ids)}
 
     def apply(self, message: Message, findings: list[Finding], decision: Decision, *,
               customer: str | None = None, checked: bool = False) -> EffectsReport:

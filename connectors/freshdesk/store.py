@@ -235,14 +235,9 @@ class FreshdeskState:
     def tagged_tickets_of(self, message_ids: list[str]) -> dict[str, str]:
         """Message id -> its ticket id, for the ids whose verdict tagged a ticket of this
         helpdesk (a dispute made in the console, carried to the ticket)."""
-        out: dict[str, str] = {}
-        for i in range(0, len(message_ids), 500):
-            part = message_ids[i:i + 500]
-            marks = ", ".join("?" * len(part))
-            rows = self.db.query(f"SELECT message_id, ticket_id FROM freshdesk_effects WHERE helpdesk = ? "
-                                 f"AND step = 'tags' AND message_id IN ({marks})", (self.helpdesk, *part))
-            out.update((r["message_id"], str(r["ticket_id"])) for r in rows)
-        return out
+        rows = self.db.query_in("SELECT message_id, ticket_id FROM freshdesk_effects WHERE helpdesk = ? "
+                                "AND step = 'tags' AND message_id IN ({marks})", message_ids, (self.helpdesk,))
+        return {r["message_id"]: str(r["ticket_id"]) for r in rows}
 
     def failures(self, message_id: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT message_id, ticket_id, step, status, error, at FROM freshdesk_failures WHERE helpdesk = ?"

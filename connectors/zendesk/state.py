@@ -364,14 +364,9 @@ class ZendeskState:
     def tickets_of(self, message_ids: list[str]) -> dict[str, str]:
         """Message id -> the id of the ticket its comment is on, for the ids that are this
         helpdesk's comments (a dispute made in the console, carried to the ticket)."""
-        out: dict[str, str] = {}
-        for i in range(0, len(message_ids), 500):
-            part = message_ids[i:i + 500]
-            marks = ", ".join("?" * len(part))
-            rows = self.db.query(f"SELECT message_id, ticket_id FROM zendesk_comments WHERE helpdesk = ? "
-                                 f"AND message_id IN ({marks})", (self.helpdesk, *part))
-            out.update((r["message_id"], str(r["ticket_id"])) for r in rows)
-        return out
+        rows = self.db.query_in("SELECT message_id, ticket_id FROM zendesk_comments WHERE helpdesk = ? "
+                                "AND message_id IN ({marks})", message_ids, (self.helpdesk,))
+        return {r["message_id"]: str(r["ticket_id"]) for r in rows}
 
 
 def dumps(value: Any) -> str:

@@ -196,6 +196,16 @@ class Database:
         with self._lock:
             return self.conn.execute(sql, params).fetchall()
 
+    def query_in(self, sql: str, values: list[Any], params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        """``query`` with ``{marks}`` in ``sql`` standing for the placeholders of ``values`` (after
+        ``params``), run in chunks of 500 so a long list stays within SQLite's variable limit;
+        the rows of every chunk, in chunk order."""
+        rows: list[sqlite3.Row] = []
+        for i in range(0, len(values), 500):
+            chunk = values[i : i + 500]
+            rows += self.query(sql.format(marks=",".join("?" * len(chunk))), (*params, *chunk))
+        return rows
+
     def query_one(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Row | None:
         with self._lock:
             return self.conn.execute(sql, params).fetchone()
