@@ -175,16 +175,22 @@ class DisputeQueue:
         return [dict(r) for r in rows]
 
 
-async def carry_each(queue: DisputeQueue, helpdesk: str,
-                     carry: Callable[[TicketWork], Awaitable[TicketDispute | None]]) -> list[TicketDispute]:
-    """``carry`` each queued ticket (it calls :meth:`DisputeQueue.done` when the ticket shows the
-    disputes, and returns what it did, or None when nothing had to change). A helpdesk error keeps
-    the ticket queued for the next cycle, except a 404 (the ticket is gone); a 429 ends this
-    round. Failures come back as a :class:`TicketDispute` with ``error`` set."""
+async def carry_each(queue: DisputeQueue, helpdesk: str, tickets_of: Callable[[list[str]], dict[str, str]],
+                     carry: Callable[[Disputes, TicketWork], Awaitable[TicketDispute | None]]) -> list[TicketDispute]:
+    """Queue the new disputes on this connector's tickets (:meth:`DisputeQueue.collect` with
+    ``tickets_of``), then ``carry`` each queued ticket (it calls :meth:`DisputeQueue.done` when the
+    ticket shows the disputes, and returns what it did, or None when nothing had to change). A
+    helpdesk error keeps the ticket queued for the next cycle, except a 404 (the ticket is gone);
+    a 429 ends this round. Failures come back as a :class:`TicketDispute` with ``error`` set."""
+    queue.collect(tickets_of)
+    pending = queue.pending()
+    if not pending:
+        return []
+    disputes = Disputes(queue.db)
     out: list[TicketDispute] = []
-    for work in queue.pending():
+    for work in pending:
         try:
-            done = await carry(work)
+            done = await carry(disputes, work)
         except HelpdeskError as exc:
             gone = exc.status == 404
             if gone:

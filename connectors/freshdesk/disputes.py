@@ -97,15 +97,9 @@ class DisputeTags:
     async def carry(self) -> list[TicketDispute]:
         """Disputes made in the console or the CLI on this helpdesk's tagged messages, carried to
         their tickets (see the module docstring). Failures come back with ``error`` set."""
-        from gateway.disputes import Disputes
-
         queue = DisputeQueue(self.state.db, self.origin)
-        queue.collect(self.state.tagged_tickets_of)
-        if not queue.pending():
-            return []
-        disputes = Disputes(self.state.db)
-        return await carry_each(queue, f"Freshdesk ({self.config.name})",
-                                lambda work: self._carry_to_ticket(queue, disputes, work))
+        return await carry_each(queue, f"Freshdesk ({self.config.name})", self.state.tagged_tickets_of,
+                                lambda disputes, work: self._carry_to_ticket(queue, disputes, work))
 
     async def _carry_to_ticket(self, queue: DisputeQueue, disputes: Any, work: TicketWork) -> TicketDispute | None:
         cfg, client, tid = self.config, self.sync.client, work.ticket_id

@@ -27,7 +27,15 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import TicketDispute
-from connectors.dispute_queue import DisputeQueue, TicketWork, carried, carry_each, no_longer_standing, note, plan
+from connectors.dispute_queue import (
+    DisputeQueue,
+    TicketWork,
+    carried,
+    carry_each,
+    no_longer_standing,
+    note,
+    plan,
+)
 from connectors.note import MARKER
 
 if TYPE_CHECKING:
@@ -93,15 +101,9 @@ class DisputeTags:
     async def carry_disputes(self: "ZendeskConnector") -> list[TicketDispute]:
         """Disputes made in the console or the CLI on this helpdesk's comments, carried to their
         tickets (see the module docstring). Failures come back with ``error`` set."""
-        from gateway.disputes import Disputes
-
         queue = DisputeQueue(self.state.db, self.dispute_origin)
-        queue.collect(self.state.tickets_of)
-        if not queue.pending():
-            return []
-        disputes = Disputes(self.state.db)
-        return await carry_each(queue, f"zendesk {self.name}",
-                                lambda work: self._carry_to_ticket(queue, disputes, work))
+        return await carry_each(queue, f"zendesk {self.name}", self.state.tickets_of,
+                                lambda disputes, work: self._carry_to_ticket(queue, disputes, work))
 
     async def _carry_to_ticket(self: "ZendeskConnector", queue: DisputeQueue, disputes: Any,
                                work: TicketWork) -> TicketDispute | None:
