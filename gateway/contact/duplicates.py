@@ -101,7 +101,7 @@ def find_duplicates(
         if len(kept) < len(texts):
             rows = [rows[i] for i in kept]
             texts = [texts[i] for i in kept]
-    for i, (score, method) in enumerate(_similarities(new, texts, threshold)):
+    for i, (score, method) in enumerate(similarities(new, texts, threshold)):
         if score >= threshold:
             old = rows[i]
             matches.append(DuplicateMatch(old.id, old.customer, old.received_at, score, method))
@@ -109,7 +109,7 @@ def find_duplicates(
     return matches
 
 
-def _similarities(new: Comparable, others: list[Comparable], cutoff: float) -> list[tuple[float, str]]:
+def similarities(new: Comparable, others: list[Comparable], cutoff: float) -> list[tuple[float, str]]:
     """``similarity_from(new, other, cutoff)`` for each of ``others`` whenever it reaches
     ``cutoff`` (the same score and scorer; below it, 0), in two batched rapidfuzz calls instead
     of two calls per earlier message: a customer's history can be a couple of hundred long."""

@@ -18,10 +18,9 @@ from operator import attrgetter
 from typing import NamedTuple
 
 import numpy as np
-from rapidfuzz import fuzz, process
 
 from gateway.contact.campaigns import CampaignIndex
-from gateway.contact.duplicates import DuplicateMatch, find_duplicates
+from gateway.contact.duplicates import DuplicateMatch, find_duplicates, similarities
 from gateway.contact.fingerprint import (
     Comparable,
     MinHasher,
@@ -430,7 +429,7 @@ class ContactTracker:
         since_us = at.received_us - self._campaign_lookback_us
         at_us, at_id = at.received_us, at.id
         rows: list[Candidate] = []
-        floor_comparable, floor_raw = _length_floors(len(text), cfg.similarity)
+        floors = _length_floors(len(text), cfg.similarity)
         seqs = self.index.candidates(keys, cfg.max_candidates)
         found = self.store.candidates(seqs, since_us) if self._attach is not None else self.store.candidates(seqs)
         for row in found:
@@ -438,13 +437,8 @@ class ContactTracker:
                 continue
             if not (since_us < row.received_us and (row.received_us < at_us or (row.received_us == at_us and row.id < at_id))):
                 continue
-            carried = row.comparable  # ``_too_short``, inline (up to ``max_candidates`` rows a message)
-            if carried is not None:
-                if len(carried.text) < floor_comparable:  # type: ignore[attr-defined]
-                    continue
-            elif len(row.text) < floor_raw:
-                continue
-            rows.append(row)
+            if not _too_short(row, floors):
+                rows.append(row)
         if len({r.customer for r in rows}) + 1 < cfg.min_customers:
             return None  # too few other customers even if every candidate matched
         scores = _scores(prepared, [self._comparable_of(r) for r in rows], cfg.similarity)
@@ -510,21 +504,7 @@ def _scores(new: Comparable, others: list[Comparable], cutoff: float) -> list[fl
     """``similarity_from(new, other, cutoff)[0]`` for each of ``others``, in two batched rapidfuzz
     calls (plain, then word-sorted for texts that are not Japanese): exact at or above ``cutoff``,
     0 below it."""
-    if not others or not new.text:
-        return [0.0] * len(others)
-    scores = [0.0] * len(others)
-    for _, score, i in process.extract(new.text, [o.text for o in others], scorer=fuzz.ratio,
-                                       score_cutoff=cutoff, limit=None):
-        if others[i].text:
-            scores[i] = score
-    if not new.cjk:
-        latin = [i for i, o in enumerate(others) if not o.cjk and o.text]
-        for _, score, j in process.extract(new.sorted_words, [others[i].sorted_words for i in latin],
-                                           scorer=fuzz.ratio, score_cutoff=cutoff, limit=None):
-            i = latin[j]
-            if score > scores[i]:
-                scores[i] = score
-    return scores
+    return [score for score, _ in similarities(new, others, cutoff)]
 
 
 def _length_floors(new_len: int, threshold: float) -> tuple[float, float]:
@@ -536,12 +516,12 @@ def _length_floors(new_len: int, threshold: float) -> tuple[float, float]:
     return new_len * t / (200 - t), _length_bound(new_len, threshold) / 1.25
 
 
-def _too_short(row: Candidate, new_len: int, threshold: float) -> bool:
-    """Whether ``row``'s text is too short to score ``threshold`` (``_length_floors``), judged on
-    the comparable text when the row carries it (rows cached without their raw text always do),
-    else on the raw text. Leaving such a row out changes no score, and it must not count towards
-    ``min_customers``. (``_campaign_finding`` applies this inline.)"""
-    floor_comparable, floor_raw = _length_floors(new_len, threshold)
+def _too_short(row: Candidate, floors: tuple[float, float]) -> bool:
+    """Whether ``row``'s text is too short to reach the threshold ``floors`` were made for
+    (``_length_floors``), judged on the comparable text when the row carries it (rows cached
+    without their raw text always do), else on the raw text. Leaving such a row out changes no
+    score, and it must not count towards ``min_customers``."""
+    floor_comparable, floor_raw = floors
     prepared = row.comparable
     if prepared is not None:
         return len(prepared.text) < floor_comparable  # type: ignore[attr-defined]

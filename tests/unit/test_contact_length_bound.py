@@ -8,7 +8,7 @@ import pytest
 from rapidfuzz import fuzz
 
 from gateway.contact.fingerprint import Comparable
-from gateway.contact.tracker import _scores, _too_short
+from gateway.contact.tracker import _length_floors, _scores, _too_short
 from gateway.store.messages import Candidate
 
 
@@ -28,7 +28,7 @@ def test_a_carried_text_is_too_short_exactly_when_no_score_can_reach_the_thresho
     for other in range(1, length + 1):
         row = _row("a" * other, carried=True)
         reachable = fuzz.ratio(new.text, row.comparable.text) >= threshold
-        assert _too_short(row, length, threshold) == (not reachable), (length, other)
+        assert _too_short(row, _length_floors(length, threshold)) == (not reachable), (length, other)
         assert (_scores(new, [row.comparable], threshold)[0] >= threshold) == reachable
 
 
@@ -36,6 +36,6 @@ def test_a_raw_text_is_judged_with_a_margin_and_never_drops_a_reachable_one() ->
     new = Comparable.of("a" * 100)
     for other in range(1, 101):
         row = _row("a" * other, carried=False)
-        if _too_short(row, 100, 90.0):
+        if _too_short(row, _length_floors(100, 90.0)):
             assert fuzz.ratio(new.text, "a" * other) < 90.0
-    assert _too_short(_row("", carried=False), 100, 90.0)  # an empty text never matches
+    assert _too_short(_row("", carried=False), _length_floors(100, 90.0))  # an empty text never matches

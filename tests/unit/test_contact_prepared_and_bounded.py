@@ -141,7 +141,7 @@ def test_spans_keep_only_what_windows_and_the_duplicate_check_read(tmp_path, mon
 
 
 def test_batched_similarities_are_the_pairwise_ones() -> None:
-    from gateway.contact.duplicates import _similarities, similarity_from
+    from gateway.contact.duplicates import similarities, similarity_from
     from gateway.contact.fingerprint import Comparable
 
     rng = random.Random(5)
@@ -150,8 +150,8 @@ def test_batched_similarities_are_the_pairwise_ones() -> None:
     reordered = Comparable.of(" ".join(reversed(texts[-1].text.split())))  # only token_sort_ratio matches it
     for new in texts[:10] + [reordered]:
         for cutoff in (80.0, 85.0, 90.0):
-            got = _similarities(new, texts, cutoff)
+            got = similarities(new, texts, cutoff)
             want = [similarity_from(new, other, cutoff) for other in texts]
             assert [g for g in got if g[0] >= cutoff] == [w for w in want if w[0] >= cutoff]
             assert [i for i, g in enumerate(got) if g[0] >= cutoff] == [i for i, w in enumerate(want) if w[0] >= cutoff]
-    assert any(m == "token_sort_ratio" for _, m in _similarities(reordered, texts, 85.0))
+    assert any(m == "token_sort_ratio" for _, m in similarities(reordered, texts, 85.0))
