@@ -92,8 +92,12 @@ class Daemon:
         smtp_attempts: int = 5,
         smtp_backoff: float = 2.0,
         announce: Callable[[str], None] | None = None,
+        settle_heap: bool = False,
     ) -> None:
         self.config = config
+        # ``gateway.runtime.settle_heap`` once the rules are loaded: process-wide, so only for a
+        # process that is the daemon (the CLI's ``run``), never for one that embeds it (tests).
+        self.settle_heap = settle_heap
         self.announce = announce  # lines for the operator's terminal (the CLI prints them on stdout)
         self.login_token: str | None = None
         self.once = once
@@ -238,6 +242,10 @@ class Daemon:
         pipeline = _Serialised(None, handler.lock)
         self.connectors = self.build_helpdesks(db, pipeline)
         pipeline.load(self._pipeline(db))  # the rules load last, once the config is known good
+        if self.settle_heap:  # what start-up built lives as long as the process: out of the collector's walks
+            from gateway.runtime import settle_heap
+
+            settle_heap()
         handler.process = pipeline.process_joined  # in the handler's savepoint per message
         handler.prepare = pipeline.prepare  # once per IMAP fetch, before its messages
         self.metrics.memory = functools.partial(_memory_sizes, pipeline)

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         return _check(config, args.config or "the embedded defaults")
     started = datetime.now(timezone.utc)
-    status = run_daemon(config, once=args.once, announce=_say)
+    status = run_daemon(config, once=args.once, announce=_say, settle_heap=True)
     if args.once and not args.quiet:
         _say(_summary(config, started))
     return status
