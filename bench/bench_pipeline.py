@@ -17,8 +17,15 @@ is the steady state of a long-running process. Loading and compiling are start-u
 
 CPU time (``time.process_time``) is the fair figure on a shared machine; wall time moves with
 everyone else's load. ``--stages`` adds the CPU per message of each stage (a timer around each
-stage's call: ingest, detect, contact observe and history, the re-delivery check, the hold
-look-up, policy, effects; "rest" is the transaction, savepoints, commit and glue).
+stage's call: ingest, detect, contact observe and history, the contact stage's batch preparation
+(``prepare``: a batch's MinHash band keys and its customers' recent rows, once per batch), the
+re-delivery check, the hold look-up, policy, effects; "rest" is the transaction, savepoints,
+commit and glue).
+
+The host's own speed moves by a third within minutes on a shared machine, every stage together.
+So the benchmark also times a fixed reference workload (``bench/hostspeed.py``, nothing of the
+project's) just before and just after the run: a figure measured while the reference ran slow
+was measured on a slow host, not a slow build.
 
 ``--corpus varied`` runs mail whose texts rarely repeat (bench/mailcorpus.py) instead of the
 benchmark mail, where many messages share a text; report it beside the benchmark figure, never
@@ -28,6 +35,7 @@ instead of it.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import resource
 import sys
@@ -39,14 +47,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.hostspeed import reference_ms  # noqa: E402
 from bench.mailcorpus import corpus  # noqa: E402
 from gateway.ingest import ingest  # noqa: E402
 from gateway.pipeline import Pipeline  # noqa: E402
 from gateway.store.db import Database  # noqa: E402
 
 
-STAGES = ("ingest", "detect", "contact observe", "contact history", "re-delivery check", "hold look-up",
-          "policy", "effects")
+STAGES = ("ingest", "detect", "contact prepare", "contact observe", "contact history", "re-delivery check",
+          "hold look-up", "policy", "effects")
 
 
 def _timed(stages: dict[str, float], name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -65,7 +74,8 @@ def _timed(stages: dict[str, float], name: str, fn: Callable[..., Any]) -> Calla
 def _instrument(pipeline: Pipeline, stages: dict[str, float]) -> None:
     """Put a CPU timer around each stage's call (instance attributes shadow the methods)."""
     targets = [(pipeline.detector, "detect", "detect"), (pipeline.tracker, "observe", "contact observe"),
-               (pipeline.tracker, "history", "contact history"), (pipeline.policy, "decide", "policy"),
+               (pipeline.tracker, "history", "contact history"), (pipeline.tracker, "prepare", "contact prepare"),
+               (pipeline.policy, "decide", "policy"),
                (pipeline.effects, "recorded", "re-delivery check"), (pipeline.effects, "apply", "effects"),
                (pipeline.effects.holds, "active_after_expiry", "hold look-up")]  # type: ignore[attr-defined]
     for obj, attr, name in targets:
@@ -98,6 +108,15 @@ def run(raws: list[bytes], batch: int, detector: object,
             _instrument(pipeline, stages)
             read = _timed(stages, "ingest", ingest)
         commits = [0]
+        collecting: list[float] = [0.0, 0.0]  # CPU in the garbage collector; when the running one began
+        if stages is not None:
+            def on_gc(phase: str, info: dict[str, int]) -> None:
+                if phase == "start":
+                    collecting[1] = time.process_time()
+                else:
+                    collecting[0] += time.process_time() - collecting[1]
+
+            gc.callbacks.append(on_gc)
         db.conn.set_trace_callback(lambda sql: commits.__setitem__(0, commits[0] + (sql == "COMMIT")))
         tagged = 0
         cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -123,6 +142,9 @@ def run(raws: list[bytes], batch: int, detector: object,
         wall = time.perf_counter() - wall0
         cpu = time.process_time() - cpu0
         db.conn.set_trace_callback(None)
+        if stages is not None:
+            gc.callbacks.remove(on_gc)
+            stages["gc"] = collecting[0]  # (inside the stages' own timers: shown apart, not added)
         db.close()
     return cpu, wall, tagged, commits[0]
 
@@ -144,6 +166,9 @@ def main() -> int:
     detector = Detector.load()
     cpu0 = time.process_time()
     patterns = detector.warm()  # steady state: every pattern compiled before the clock starts
+    from gateway.runtime import settle_heap
+
+    settle_heap()  # as the daemon does once its rules are loaded
     warm_cpu = time.process_time() - cpu0
     raws = corpus(args.count, varied=args.corpus == "varied")
     size = sum(len(r) for r in raws)
@@ -156,17 +181,23 @@ def main() -> int:
             continue
         load = os.getloadavg()[0]
         stages: dict[str, float] | None = {} if args.stages else None
+        ref_before = reference_ms()
         if args.every:
             print(f"\n[{name}] RSS before the run {rss_mb():.1f} MB")
         cpu, wall, tagged, commits = run(raws, batch, detector, stages, args.every)
+        ref_after = reference_ms()
         label = "one commit per message" if batch <= 1 else f"one commit per {batch} messages"
         print(f"\n[{name}] {label}: {commits} commits, {tagged} messages tagged")
         print(f"  per core         {args.count / cpu:,.0f} messages/s (CPU time, {cpu * 1000 / args.count:.2f} ms/message)")
         print(f"  wall             {args.count / wall:,.0f} messages/s ({wall:.1f} s, one process, load average {load:.1f})")
+        print(f"  host speed       reference workload {ref_before:.0f} ms before, {ref_after:.0f} ms after"
+              " (bench/hostspeed.py; lower is faster)")
         if stages is not None:
+            collected = stages.pop("gc", 0.0)
             rest = cpu - sum(stages.values())
             print("  CPU ms/message   " + ", ".join(f"{k} {v * 1000 / args.count:.3f}" for k, v in stages.items())
                   + f", rest {rest * 1000 / args.count:.3f}")
+            print(f"  of which the garbage collector {collected * 1000 / args.count:.3f} ms/message (within the stages above)")
     print(f"\ncores available    {os.cpu_count()} (CPU time is the fair figure on a shared machine)")
     print(f"peak RSS           {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     return 0
