@@ -66,10 +66,11 @@ def _list(args: argparse.Namespace) -> int:
         if not found:
             print("no disputes")
             return 0
-        print(f"{'WHEN':<16}  {'CATEGORY':<24} {'CUSTOMER':<28} {'BY':<12} {'MESSAGE':<30} REASON")
+        print(f"{'WHEN':<16}  {'CATEGORY':<24} {'CUSTOMER':<28} {'BY':<12} {'FROM':<16} {'MESSAGE':<30} REASON")
         for d in found:
             print(f"{d.created_at.isoformat()[:16].replace('T', ' '):<16}  {d.category:<24} {short(d.customer, 28):<28} "
-                  f"{short(d.actor, 12):<12} {short(d.message_id, 30):<30} {short(d.reason, 60)}")
+                  f"{short(d.actor, 12):<12} {short(d.origin or '-', 16):<16} {short(d.message_id, 30):<30} "
+                  f"{short(d.reason, 60)}")
         return 0
     finally:
         db.close()

@@ -66,6 +66,9 @@ def test_the_cli_records_its_disputes_as_made_from_the_cli(tmp_path: Path, capsy
     assert main(["disputes", "list", "--json", "--db", str(path)]) == 0
     [listed] = json.loads(capsys.readouterr().out)
     assert listed["origin"] == "cli" and listed["actor"] == "kim"
+    assert main(["disputes", "list", "--db", str(path)]) == 0  # the table shows where it was made too
+    header, row = capsys.readouterr().out.splitlines()
+    assert header.split()[4] == "FROM" and row.split()[5] == "cli"  # WHEN is two words: date and time
 
 
 def test_the_console_records_its_disputes_as_made_in_the_console(tmp_path: Path):
