@@ -129,6 +129,16 @@ class DisputeQueue:
             c.executemany("INSERT OR IGNORE INTO dispute_queue(connector, dispute_id, ticket_id, queued_at) "
                           "VALUES (?, ?, ?, ?)", [(self.origin, i, ticket_id, _now()) for i in dispute_ids])
 
+    def enqueue_note(self, ticket_id: str, dispute_ids: list[int], detail: dict[str, Any]) -> None:
+        """Queue disputes this connector made itself whose tags came off the ticket but whose note
+        failed: the next cycle posts only the note (step ``tags`` done, with ``detail``)."""
+        with self.db.tx() as c:
+            c.executemany("INSERT OR IGNORE INTO dispute_queue(connector, dispute_id, ticket_id, queued_at) "
+                          "VALUES (?, ?, ?, ?)", [(self.origin, i, ticket_id, _now()) for i in dispute_ids])
+            marks = ", ".join("?" * len(dispute_ids))
+            c.execute(f"UPDATE dispute_queue SET step = 'tags', detail = ? WHERE connector = ? AND dispute_id IN ({marks})",
+                      (json.dumps(detail, sort_keys=True), self.origin, *dispute_ids))
+
     def pending(self) -> list[TicketWork]:
         """The queued tickets, oldest dispute first, each with its disputes."""
         rows = self.db.query(

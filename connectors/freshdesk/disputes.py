@@ -17,7 +17,9 @@ Disputes made in the console or the CLI on messages whose verdict tagged a ticke
 ticket on the next cycle (:meth:`DisputeTags.carry`, connectors/dispute_queue.py): the tags of
 categories no longer standing on any of the ticket's tagged messages go (``change_tags``, other
 tags kept), then one private note names who disputed what. A failed call leaves the ticket queued
-for the next cycle, resuming after the step that landed; a ticket gone (404) is dropped.
+for the next cycle, resuming after the step that landed; a ticket gone (404) is dropped. The
+dispute tag's own handler queues the same way: its tag write failing queues the whole carry, its
+note failing (after the tags came off) queues the note alone.
 """
 
 from __future__ import annotations
@@ -89,7 +91,15 @@ class DisputeTags:
                         "lifts it.")
             else:
                 note = f"{MARKER}: {cfg.dispute_tag} seen, but no tag of the gateway's stands on this ticket."
-            await self.sync.client.create_note(tid, html_body(note))
+            try:
+                await self.sync.client.create_note(tid, html_body(note))
+            except HelpdeskError:  # the tags are off: the next cycle's carry posts the note alone
+                ids = [d.id for mid in tagged[tid] for d in disputes.for_message(mid) if d.category in withdrawn]
+                if ids:
+                    DisputeQueue(self.state.db, self.origin).enqueue_note(
+                        tid, ids, {"removed": [cfg.helpdesk_tag(c) for c in withdrawn if cfg.helpdesk_tag(c) in present],
+                                   "withdrawn": withdrawn, "kept": []})
+                raise
             log.info("Freshdesk (%s): dispute on ticket %s: %s", cfg.name, tid, ", ".join(withdrawn) or "nothing standing")
             out.append(done)
         return out

@@ -270,3 +270,29 @@ async def test_a_queued_dispute_tag_write_takes_the_dispute_tag_off_too(setup, f
     assert done.via == "gateway" and done.tags_removed == ["hg_verbal_abuse"]
     assert fake.tickets[301]["tags"] == ["shipping"]
     assert f"{actor} (freshdesk:fd) disputed verbal_abuse" in notes(fake, 301)[-1]
+
+
+async def test_a_dispute_tag_whose_note_hit_the_rate_limit_gets_its_note_on_the_next_cycle(setup, fake):
+    import httpx
+
+    db, pipeline, connector = setup
+    await _tagged_ticket(fake, connector, pipeline)
+    fake.tickets[301]["tags"].append("hg_dispute")
+    fake.tickets[301]["updated_at"] = fake.tick()
+    before = len(notes(fake, 301))
+    for _ in range(10):  # beyond the client's retry budget
+        fake.queue("POST", "/api/v2/tickets/301/notes", httpx.Response(429, headers={"retry-after": "30"}))
+    report = await run_cycle(connector, pipeline)
+    assert any("429" in e for e in report.errors)
+    assert fake.tickets[301]["tags"] == ["shipping"] and len(notes(fake, 301)) == before  # tags off, no note yet
+    [queued] = _queue(connector).pending()
+    assert queued.step == "tags" and queued.ids == [d.id for d in Disputes(db).list()]
+
+    fake._queued.clear()
+    puts = len(fake.calls_to("PUT"))
+    [done] = (await run_cycle(connector, pipeline)).disputes
+    assert done.tags_removed == ["hg_verbal_abuse"]  # what the dispute tag's handler removed
+    assert len(fake.calls_to("PUT")) == puts  # the tags are not written again
+    assert len(notes(fake, 301)) == before + 1 and "verbal_abuse" in notes(fake, 301)[-1]
+    assert (await run_cycle(connector, pipeline)).disputes == [] and _queue(connector).pending() == []
+    assert len(notes(fake, 301)) == before + 1
