@@ -24,13 +24,13 @@ Each message is processed inside its own guard: one failure never stops the othe
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from connectors.base import Approval, Connector
 from connectors.note import render_note
 from gateway.errors import HelpdeskError
-from gateway.model import Message
+from gateway.model import Decision, Message
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,22 @@ def _draft_text(pipeline: Any, report: Any) -> str | None:
         return None
 
 
+def _without_disputed_tags(pipeline: Any, decision: Decision) -> Decision:
+    """``decision`` less the tags of categories already disputed on its message. A message whose
+    effects failed is decided again on a later cycle; if a lead disputed a category meanwhile
+    (in the console, before the ticket had the tag, so there was no tag to take off), the retry
+    must not put the withdrawn accusation on the ticket after all."""
+    db = getattr(pipeline, "db", None)
+    if db is None or not decision.tags:
+        return decision
+    from gateway.disputes import Disputes
+
+    disputed = {f"hg_{d.category}" for d in Disputes(db).for_message(decision.message_id)}
+    if not disputed & set(decision.tags):
+        return decision
+    return replace(decision, tags=[t for t in decision.tags if t not in disputed])
+
+
 async def run_cycle(connector: Connector, pipeline: Any, *, drafts: Any = None) -> CycleReport:
     """Fetch, decide, apply, commit, collect approvals, send approved replies."""
     report = CycleReport()
@@ -83,9 +99,10 @@ async def run_cycle(connector: Connector, pipeline: Any, *, drafts: Any = None) 
     for message in messages:
         try:
             result = pipeline.process(message)
-            note = render_note(message, result.findings, result.decision,
+            decision = _without_disputed_tags(pipeline, result.decision)
+            note = render_note(message, result.findings, decision,
                                draft=_draft_text(pipeline, result.effects), hold_state=_hold_state(result.effects))
-            outcome = await connector.apply(message, result.decision, note)
+            outcome = await connector.apply(message, decision, note)
             report.applied += int(outcome.applied)
         except HelpdeskError as exc:  # recorded by the connector; its ticket is read again
             report.failed += 1

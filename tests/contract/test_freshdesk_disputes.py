@@ -296,3 +296,34 @@ async def test_a_dispute_tag_whose_note_hit_the_rate_limit_gets_its_note_on_the_
     assert len(notes(fake, 301)) == before + 1 and "verbal_abuse" in notes(fake, 301)[-1]
     assert (await run_cycle(connector, pipeline)).disputes == [] and _queue(connector).pending() == []
     assert len(notes(fake, 301)) == before + 1
+
+
+async def test_a_dispute_made_before_the_ticket_was_tagged_keeps_the_tag_off_when_the_effects_are_retried(setup, fake):
+    import httpx
+
+    db, pipeline, connector = setup
+    fake.add_contact(9, "kim@example.com")
+    fake.add_ticket(301, 9, "My parcel is late again.", tags=["shipping"])
+    fake.add_conversation(301, RUDE, user_id=9)
+
+    def writes_fail() -> None:  # beyond the retry budget: the ticket is not tagged
+        for _ in range(10):
+            fake.queue("PUT", "/api/v2/tickets/301", httpx.Response(429, headers={"retry-after": "30"}))
+
+    writes_fail()
+    report = await run_cycle(connector, pipeline)
+    assert report.failed == 1 and "hg_verbal_abuse" not in fake.tickets[301]["tags"]
+    [message_id] = [r["message_id"] for r in db.query("SELECT message_id FROM decisions WHERE decision LIKE '%hg_verbal_abuse%'")]
+    Disputes(db).dispute(message_id, "Mika Lead", "the customer quoted a courier", origin="console")
+
+    fake._queued.clear()
+    writes_fail()  # tag writes still fail; the dispute's carry finds no tag to take off
+    await run_cycle(connector, pipeline)
+    assert "hg_verbal_abuse" not in fake.tickets[301]["tags"]
+
+    fake._queued.clear()
+    fake.tickets[301]["updated_at"] = fake.tick()
+    report = await run_cycle(connector, pipeline)  # whatever is left to retry lands now
+    assert report.errors == []
+    assert "hg_verbal_abuse" not in fake.tickets[301]["tags"]  # the withdrawn accusation stays off
+    assert "shipping" in fake.tickets[301]["tags"]
