@@ -206,9 +206,13 @@ class Detector:
         flat = self._flat
         n = len(text)
         nonempty = self._nonempty
+        spans_of = prefilter.spans
         for k in sorted(possible):
+            spans = spans_of(k, narrow)  # type: ignore[arg-type]
+            if spans is not None and not spans:
+                continue  # its looser form matches nowhere in the text, so neither does it
             i, j = flat[k]
-            plan.setdefault(i, {})[j] = _where(prefilter.spans(k, narrow), n, k in nonempty)  # type: ignore[arg-type]
+            plan.setdefault(i, {})[j] = _where(spans, n, k in nonempty)
         return list(plan.items())
 
     def detect(self, message: Message) -> list[Finding]:

@@ -24,6 +24,7 @@ someone else's, or negated.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -84,6 +85,8 @@ def _tokenize(norm: "Normalized | str", limit: "int | None") -> "list[list[Token
         text, original, span = norm, norm, None
     else:
         text, original, span = norm.text, norm.original, norm.span
+    if limit is not None and _more_than(norm, text, original, limit):
+        return None  # more than ``limit`` words, counted without tokenizing
     # Words first (a long text is turned away before anything else is done), as (word, start,
     # end), with None between sentences.
     words: list[tuple[str, int, int] | None] = []
@@ -122,6 +125,28 @@ def _tokenize(norm: "Normalized | str", limit: "int | None") -> "list[list[Token
     if current:
         sentences.append(current)
     return sentences
+
+
+def _more_than(norm: "Normalized | str", text: str, original: str, limit: int) -> bool:
+    """True only when ``text`` has more than ``limit`` words as the tokenizer counts them, found
+    with one regex search: :func:`_more_words` counts its word tokens, of which the tokenizer
+    leaves out only those that begin at an ``@`` of the original (a mention folded to letters,
+    ``@bob`` -> ``abob``). While the folding kept every offset, those begin at distinct ``@``s,
+    so there are at most as many as the original has."""
+    at = original.count("@") if isinstance(norm, Normalized) else 0
+    if at and norm.starts is not None:  # type: ignore[union-attr]
+        return False  # offsets moved: leave the count to the tokenizer
+    return _more_words(limit + at).match(text) is not None
+
+
+@functools.lru_cache(maxsize=32)
+def _more_words(limit: int) -> "re.Pattern[str]":
+    """Matches a text holding more than ``limit`` word tokens, reading only as far as the token
+    after the limit. Between words: mentions, links and anything not a letter, each taken as
+    ``_TOKEN`` takes it (the first alternative that matches, whole); a word is ``_TOKEN``'s. All
+    possessive, so nothing is split or re-read another way on the way."""
+    skip = r"(?:@\w+|https?://\S+|www\.\S+|[^a-z*])*+"
+    return re.compile(r"(?:%s[a-z*]++(?:'[a-z]+)*+){%d}" % (skip, limit + 1))
 
 
 def char_grams(word: str, sizes: tuple[int, ...]) -> list[str]:

@@ -75,6 +75,12 @@ def _to_del(exc: UnicodeError) -> tuple[str, int]:
 codecs.register_error("gateway.detect.del", _to_del)
 
 
+#: The byte put before and after the ASCII copy for the English sets (see :class:`_Loosener`'s
+#: ``padded``): the copy holds bytes 0-127 only, so this one marks the text's edges.
+PAD = b"\x80"
+_PAD_RE2 = r"\x{80}"
+
+
 def ascii_copy(text: str) -> bytes:
     """``text`` with every character above ASCII replaced by DEL, one byte per character: what
     the English patterns are matched against (their classes accept DEL wherever they could
@@ -88,10 +94,18 @@ class Unsupported(ValueError):
 
 class _Loosener:
     """Translates one parsed Python pattern to a looser RE2 pattern, over UTF-8 text or (``ascii``)
-    over :func:`ascii_copy` of the text."""
+    over :func:`ascii_copy` of the text.
 
-    def __init__(self, ascii: bool) -> None:
+    ``padded`` (with ``ascii``): over the copy with :data:`PAD` before and after it, and without
+    any anchor. The text's edges are then bytes: the leading ``(?<![C])`` becomes one consumed
+    character outside C (the start's PAD is one), the trailing ``(?![C])`` likewise, and a ``^``
+    right after that leading edge becomes the PAD itself; any other ``^`` is dropped (wider). An
+    automaton whose patterns hold no anchor need not track where it is in the text: its states
+    are fewer and smaller, and each new one, built while it first reads text, costs less."""
+
+    def __init__(self, ascii: bool, padded: bool = False) -> None:
         self.ascii = ascii
+        self.padded = padded and ascii
         self.wide = _DEL if ascii else _WIDE_UTF8
         #: id(parsed sequence) -> (the sequence, its translation): the rules' patterns share
         #: their slots' parsed alternatives (``parsing.py``), translated once this way. The
@@ -154,6 +168,8 @@ class _Loosener:
         inner = self.items(items, narrow=True)
         if not inner:
             return ""
+        if self.padded:  # PAD is outside every class of ASCII characters
+            return "[^" + inner + "]"
         return (r"(?:^|[^" if lookbehind else r"(?:$|[^") + inner + "])"
 
     def seq(self, data: list[tuple[object, object]], top: bool = False) -> str:
@@ -179,6 +195,16 @@ class _Loosener:
                 out.append(_ANY)
             elif op is K.IN:
                 out.append(self.cls(av))  # type: ignore[arg-type]
+            elif op is K.BRANCH and self.padded and top and all(o is K.ASSERT_NOT for o, _ in data[:k]) \
+                    and any(_starts_at_beginning(b.data) for b in av[1]):  # type: ignore[index]
+                # (?<!C)(?:^X|Y): the alternatives anchored at the start follow the start's PAD,
+                # the others the leading edge: (?:PAD X|[^C](?:Y))
+                anchored = [self._seq(b.data[1:], False) for b in av[1] if _starts_at_beginning(b.data)]  # type: ignore[index]
+                others = [self.seq(b.data) for b in av[1] if not _starts_at_beginning(b.data)]  # type: ignore[index]
+                alts = [_PAD_RE2 + a for a in anchored]
+                if others:
+                    alts.append("".join(out) + "(?:" + "|".join(others) + ")")
+                out[:] = ["(?:" + "|".join(alts) + ")"]
             elif op is K.BRANCH:
                 out.append("(?:" + "|".join(self.seq(b.data) for b in av[1]) + ")")  # type: ignore[index]
             elif op is K.SUBPATTERN:
@@ -200,12 +226,21 @@ class _Loosener:
             elif op is K.ASSERT_NOT and top and k == last:
                 out.append(self.edge(av, lookbehind=False))
             elif op is K.AT and av in (K.AT_BEGINNING, K.AT_BEGINNING_STRING):
-                out.append("^")  # the start of the text, in both engines
+                if not self.padded:
+                    out.append("^")  # the start of the text, in both engines
+                elif top and all(o is K.ASSERT_NOT for o, _ in data[:k]):
+                    out[:] = [_PAD_RE2]  # only the leading edge before it: the text's start
+                # elsewhere in the padded form: dropped, which only widens the pattern
             elif op in (K.ASSERT, K.ASSERT_NOT, K.AT):
                 continue  # a condition on the surroundings: dropping it only widens the pattern
             else:
                 raise Unsupported(str(op))
         return "".join(out)
+
+
+def _starts_at_beginning(data: list[tuple[object, object]]) -> bool:
+    """The parsed sequence begins with ``^``."""
+    return bool(data) and data[0][0] is K.AT and data[0][1] in (K.AT_BEGINNING, K.AT_BEGINNING_STRING)
 
 
 def _wide_item(op: object, av: object) -> bool:
@@ -258,7 +293,9 @@ def loosen(pattern: str, ascii: bool = False, tree: "sre_parse.SubPattern | None
 
 class _Set:
     """One RE2 set; position 0 is a sentinel that matches every text: missing from a result, it
-    shows RE2 gave up (its automaton ran out of memory, which it reports as "no match")."""
+    shows RE2 gave up (its automaton ran out of memory, which it reports as "no match"). Over the
+    padded ASCII copy the sentinel is the PAD, which matches once, at the start: an empty
+    sentinel would match at every byte, and RE2 would record that match at every byte."""
 
     def __init__(self, ascii: bool, wide_only: bool = False, loosener: "_Loosener | None" = None) -> None:
         self.wide_only = wide_only  # its patterns cannot match an ASCII text
@@ -270,7 +307,7 @@ class _Set:
             options.encoding = _re2.Options.Encoding.LATIN1
         self.ascii = ascii
         self.rset = _re2.Set.SearchSet(options)
-        self.rset.Add("")
+        self.rset.Add(_PAD_RE2 if ascii else "")
         self.index: list[int] = [-1]  # set position -> pattern index
 
     def add(self, n: int, pattern: str, tree: "sre_parse.SubPattern | None" = None) -> str:
@@ -288,8 +325,9 @@ class _Set:
         found = self._match(data)
         if not found or 0 not in found:
             return False
-        index = self.index
-        out.update(index[k] for k in found if k)
+        if len(found) > 1:  # most texts: the sentinel alone
+            index = self.index
+            out.update([index[k] for k in found if k])
         return True
 
 
@@ -314,16 +352,19 @@ class Prefilter:
         kinds = [(True, False), (False, False), (False, True)]
         tree = trees if trees is not None else [None] * len(patterns)
         kind = {n: (a, False if a else _wide(p, tree[n])) for n, (p, a) in enumerate(patterns)}
-        looseners = {True: _Loosener(True), False: _Loosener(False)}  # for this build only
+        # for this build only: the sets' English patterns read the padded copy (``_Loosener``),
+        # each pattern's own automaton (``spans``) the copy itself, whose offsets are the text's
+        looseners = {True: _Loosener(True, padded=True), False: _Loosener(False)}
+        unpadded = _Loosener(True)
         for ascii, wide_only in kinds:
             current = _Set(ascii, wide_only, looseners[ascii])
             for n, (p, a) in enumerate(patterns):
                 if kind[n] != (ascii, wide_only):
                     continue
                 try:
-                    loose = current.add(n, p, tree[n])
+                    current.add(n, p, tree[n])
                     if ascii:
-                        self._loose[n] = loose
+                        self._loose[n] = loosen(p, True, tree[n], unpadded)
                 except (Unsupported, _re2.error):
                     always.add(n)
                     continue
@@ -360,6 +401,7 @@ class Prefilter:
         if narrow is None:
             narrow = ascii_copy(text)
         plain = text.isascii()
+        padded = PAD + narrow + PAD
         if plain:
             full = narrow
         else:
@@ -370,7 +412,7 @@ class Prefilter:
         for rs in self._sets:
             if plain and rs.wide_only:
                 continue
-            if not rs.match(narrow if rs.ascii else full, out):
+            if not rs.match(padded if rs.ascii else full, out):
                 return None
         return out
 
