@@ -7,8 +7,8 @@ general-purpose LSH library. The full signature is not kept at all: the band key
 each message, and rapidfuzz on the texts confirms every candidate.
 
 New messages go to a small buffer — a dict from (band, key) to sequence numbers for lookups,
-and two arrays for the merge — and when it fills, it is merged into the sorted arrays (one insert
-per band, linear in N). A lookup in the buffer is one dict probe per band, whatever its size. Within one key, sequence numbers
+and the messages' key arrays, stacked only at the merge — and when it fills, it is merged into
+the sorted arrays (one insert per band, linear in N). A lookup in the buffer is one dict probe per band, whatever its size. Within one key, sequence numbers
 stay ascending, so a huge bucket (a form letter sent a hundred thousand times) is cut to its most
 recent entries instead of slowing every lookup.
 
@@ -16,6 +16,9 @@ A lookup does not search each band separately (two ``searchsorted`` calls per ba
 call overhead than in work): a small directory per band maps the top bits of a key to where keys
 with those bits start, and one vectorized pass compares every entry of the slots the message's
 keys fall in (about 128 entries per slot, so the directory adds under 1 byte per indexed message).
+A batch of messages can be looked up in the sorted arrays at once (:meth:`CampaignIndex.lookup_many`:
+the same pass over the whole batch); the answer holds until the arrays change (``generation``:
+a merge every ``buffer_size`` messages), and the buffer is always probed at the time of asking.
 
 Bounded by time: given each message's received time, :meth:`CampaignIndex.expire` drops (at the
 next merge) every message received before a horizon — the tracker passes the newest time seen
@@ -34,6 +37,7 @@ import numpy as np
 
 
 _MINUTE_US = 60_000_000
+_NO_HITS = np.zeros(0, dtype=np.uint32)
 
 
 class CampaignIndex:
@@ -44,12 +48,15 @@ class CampaignIndex:
         self.bucket_cap = bucket_cap
         self._keys = np.zeros((bands, 0), dtype=np.uint32)
         self._seqs = np.zeros((bands, 0), dtype=np.uint32)
-        self._buf_keys = np.zeros((bands, buffer_size), dtype=np.uint32)
-        self._buf_seqs = np.zeros((bands, buffer_size), dtype=np.uint32)
+        self.buffer_size = buffer_size
+        # The buffered messages' keys and sequence numbers, in insert order (stacked at the merge:
+        # two numpy assignments per message cost more than the whole merge's stacking).
+        self._buf_rows: list[np.ndarray] = []
+        self._buf_seq_list: list[int] = []
         # (band << 32 | key) -> the buffered sequence number, or a list of them when several
         # buffered messages share that band key.
         self._buf: dict[int, int | list[int]] = {}
-        self._fill = 0
+        self.generation = 0  # bumped whenever the sorted arrays change (``lookup_many`` answers expire)
         self._band_ids = np.arange(bands)
         self._band_offsets = np.arange(bands, dtype=np.uint64) << np.uint64(32)
         # Indexed messages with a known received time (for ``expire``), in insert order: sequence
@@ -60,31 +67,39 @@ class CampaignIndex:
         self._build_directory()
 
     def __len__(self) -> int:
-        return self._keys.shape[1] + self._fill
+        return self._keys.shape[1] + len(self._buf_rows)
 
     @property
     def memory_bytes(self) -> int:
         """Bytes held by the index arrays (the sorted arrays and the insert buffer)."""
-        return (self._keys.nbytes + self._seqs.nbytes + self._buf_keys.nbytes + self._buf_seqs.nbytes
-                + self._dir.nbytes + 120 * self.bands * self._fill
+        fill = len(self._buf_rows)
+        return (self._keys.nbytes + self._seqs.nbytes + (4 * self.bands + 150) * fill
+                + self._dir.nbytes + 120 * self.bands * fill
                 + 8 * len(self._log_seqs))
 
-    def add(self, seq: int, keys: np.ndarray, received_us: int | None = None) -> None:
+    def add(self, seq: int, keys: np.ndarray, received_us: int | None = None, combined: list[int] | None = None) -> None:
         """Index one message (its ``uint32[bands]`` keys); with its received time (microseconds)
-        it can later be expired."""
-        if self._fill == self._buf_keys.shape[1]:
+        it can later be expired. ``combined``: ``self.combined(keys)`` when the caller has it."""
+        if len(self._buf_rows) >= self.buffer_size:
             self._merge()
-        self._buf_keys[:, self._fill] = keys
-        self._buf_seqs[:, self._fill] = seq
-        self._fill += 1
+        keys = np.asarray(keys)
+        self._buf_rows.append(keys.copy() if keys.flags.writeable else keys)  # (the caller may reuse its array)
+        self._buf_seq_list.append(seq)
         buf = self._buf
-        combined = (self._band_offsets + keys).tolist()
+        if combined is None:
+            combined = (self._band_offsets + keys).tolist()
         shared = buf.keys() & combined
         if shared:
-            for k in shared:
-                old = buf[k]
-                buf[k] = [old, seq] if type(old) is int else [*old, seq]
-            buf.update((k, seq) for k in combined if k not in shared)
+            # (A list grows in place: a text repeated a few hundred times within the buffer
+            # would otherwise copy its lists on every repeat.)
+            olds = [(k, buf[k]) for k in shared]
+            buf.update(dict.fromkeys(combined, seq))
+            for k, old in olds:
+                if type(old) is int:
+                    buf[k] = [old, seq]
+                else:
+                    old.append(seq)  # type: ignore[union-attr]
+                    buf[k] = old
         else:
             buf.update(dict.fromkeys(combined, seq))
         if received_us is not None:
@@ -129,8 +144,14 @@ class CampaignIndex:
             received = np.concatenate(us_parts) if len(us_parts) == len(seq_parts) else None
             self.add_many(np.concatenate(seq_parts), np.concatenate(key_parts), received)
 
+    def combined(self, keys: np.ndarray) -> list:  # type: ignore[type-arg]
+        """``band << 32 | key`` for each band of ``keys`` (``uint32[bands]``, or ``[n, bands]`` for
+        a batch: a list per message): the buffer's dict keys."""
+        return (self._band_offsets + keys).tolist()
+
     def _build_directory(self) -> None:
         """``_dir[b, p]``: where band ``b``'s sorted keys whose top ``_bits`` bits are >= ``p`` start."""
+        self.generation += 1
         size = self._keys.shape[1]
         bits = min(24, max(0, (size // 128).bit_length() - 1))
         slots = 1 << bits
@@ -184,34 +205,71 @@ class CampaignIndex:
                 found.append(self._seqs[b, max(lo, hi - self.bucket_cap) : hi])
         return np.concatenate(found)
 
-    def candidates(self, keys: np.ndarray, limit: int) -> list[int]:
+    def lookup_many(self, keys: np.ndarray) -> tuple[int, list[np.ndarray | None]]:
+        """``_sorted_hits`` of each row of ``keys`` (``uint32[n, bands]``), in one pass
+        over the batch, with the ``generation`` they are valid for. A row whose hits need the
+        band-by-band search (a huge bucket) gets None: ``candidates`` searches it itself."""
+        n = len(keys)
+        size = self._keys.shape[1]
+        if not size or not n:
+            return self.generation, [_NO_HITS] * n
+        bands = self.bands
+        at = self._dir_base + (keys >> self._shift) if self._shift is not None else np.broadcast_to(self._dir_base, keys.shape)
+        lo = self._dir_flat[at].astype(np.int64)
+        lens = self._dir_flat[at + 1] - lo  # (n, bands)
+        slow = lens.sum(axis=1) > 64 * 1024  # as ``_sorted_hits``: such a row is searched band by band
+        if slow.any():
+            lens[slow] = 0
+        lens = lens.reshape(-1)
+        total = int(lens.sum())
+        if not total:
+            return self.generation, [None if s else _NO_HITS for s in slow.tolist()]
+        ends = np.cumsum(lens)
+        pos = np.repeat((self._row_base + lo).reshape(-1) - ends + lens, lens) + np.arange(total)
+        slot = np.repeat(np.arange(n * bands), lens)
+        keep = self._keys_flat[pos] == np.repeat(keys.reshape(-1), lens)
+        pos, slot = pos[keep], slot[keep]
+        per_slot = np.bincount(slot, minlength=n * bands).reshape(n, bands)
+        slow |= per_slot.max(axis=1) > self.bucket_cap  # a run longer than the cap: cut band by band
+        bounds = np.concatenate(([0], np.cumsum(per_slot.sum(axis=1)))).tolist()
+        seqs = self._seqs_flat[pos]
+        return self.generation, [None if s else seqs[a:b] for s, a, b in zip(slow.tolist(), bounds, bounds[1:])]
+
+    def candidates(self, keys: np.ndarray, limit: int, *, combined: list[int] | None = None,
+                   sorted_hits: np.ndarray | None = None) -> list[int]:
         """Sequence numbers sharing at least one band key with ``keys``, those sharing the most
-        bands first (then the most recent), at most ``limit``."""
-        keys = np.asarray(keys, dtype=np.uint32)
-        hits = self._sorted_hits(keys)
+        bands first (then the most recent), at most ``limit``. ``combined``: ``self.combined(keys)``
+        and ``sorted_hits``: ``lookup_many``'s answer for ``keys`` (valid only while
+        ``generation`` is unchanged), when the caller has them."""
+        if sorted_hits is None:
+            keys = np.asarray(keys, dtype=np.uint32)
+            hits = self._sorted_hits(keys)
+        else:
+            hits = sorted_hits
+        found: list[int] = []
         if self._buf:
-            get = self._buf.get
-            found: list[int] = []
-            for k in (self._band_offsets + keys).tolist():
-                hit = get(k)
+            if combined is None:
+                combined = (self._band_offsets + keys).tolist()
+            for hit in map(self._buf.get, combined):
                 if hit is not None:
                     if type(hit) is int:
                         found.append(hit)
                     else:
-                        found.extend(hit)
-            if found:
-                hits = np.concatenate([hits, np.array(found, dtype=np.uint32)])
-        if not len(hits):
+                        found.extend(hit)  # type: ignore[arg-type]
+        total = len(hits) + len(found)
+        if not total:
             return []
-        if len(hits) <= 256:  # (measured: beyond this numpy's counting is cheaper than a Counter)
+        if total <= 256:  # (measured: beyond this numpy's counting is cheaper than a Counter)
             # Most shared bands first, then the most recent: (shared << 32 | seq), largest first.
-            ranked = sorted([(n << 32) | s for s, n in Counter(hits.tolist()).items()], reverse=True)
+            ranked = sorted([(n << 32) | s for s, n in Counter(hits.tolist() + found).items()], reverse=True)
             return [r & 0xFFFFFFFF for r in ranked[:limit]]
+        if found:
+            hits = np.concatenate([hits, np.array(found, dtype=np.uint32)])
         return _top(hits, limit)
 
     def _merge(self) -> None:
         self._buf.clear()
-        if self._fill:
+        if self._buf_rows:
             self._merge_buffer()
         self._drop_expired()
 
@@ -235,18 +293,21 @@ class CampaignIndex:
         self._build_directory()
 
     def _merge_buffer(self) -> None:
-        n = self._fill
+        n = len(self._buf_rows)
+        buf_keys = np.array(self._buf_rows, dtype=np.uint32).T  # (bands, n)
+        bs_all = np.array(self._buf_seq_list, dtype=np.uint32)
         new_keys = np.empty((self.bands, self._keys.shape[1] + n), dtype=np.uint32)
         new_seqs = np.empty_like(new_keys)
         for b in range(self.bands):
-            bk, bs = self._buf_keys[b, :n], self._buf_seqs[b, :n]
+            bk, bs = buf_keys[b], bs_all
             order = np.lexsort((bs, bk))
             bk, bs = bk[order], bs[order]
             at = np.searchsorted(self._keys[b], bk, side="right")
             new_keys[b] = np.insert(self._keys[b], at, bk)
             new_seqs[b] = np.insert(self._seqs[b], at, bs)
         self._keys, self._seqs = new_keys, new_seqs
-        self._fill = 0
+        self._buf_rows = []
+        self._buf_seq_list = []
         self._build_directory()
 
 

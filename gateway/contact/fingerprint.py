@@ -117,6 +117,15 @@ class Comparable(NamedTuple):
         cjk = is_cjk(comparable_text)
         return cls(comparable_text, cjk, "" if cjk else " ".join(sorted(comparable_text.split())))
 
+    @classmethod
+    def of_core(cls, core: str) -> "Comparable":
+        """``Comparable.of(comparable_core(core))``, with the language checked once for a text
+        that is not Japanese (``comparable_core`` already checked that very string)."""
+        joined = " ".join(_WORD.findall(unicodedata.normalize("NFKC", core).lower()))
+        if not is_cjk(joined):
+            return cls(joined, False, " ".join(sorted(joined.split())))
+        return cls.of(joined.replace(" ", ""))
+
 
 def content_hash(comparable_text: str) -> str:
     """A short stable hash of the comparable text: equal hashes mean an exact repeat."""
@@ -294,8 +303,16 @@ class MinHasher:
                     out[i] = keys
         if not batch:
             return out
-        get = self._mixed_cache.get
-        mixed_bytes = b"".join([get(t) or self._mixed(t) for _, toks in batch for t in toks])
+        flat = [t for _, toks in batch for t in toks]
+        mixed_cache = self._mixed_cache
+        missing = [t for t in dict.fromkeys(flat) if t not in mixed_cache]  # in order of first use
+        if len(mixed_cache) + len(missing) <= TOKEN_CACHE:  # nothing evicted: every token stays cached
+            for t in missing:
+                self._mixed(t)
+            mixed_bytes = b"".join(map(mixed_cache.__getitem__, flat))
+        else:
+            get = mixed_cache.get
+            mixed_bytes = b"".join([get(t) or self._mixed(t) for t in flat])
         counts = np.fromiter((len(toks) for _, toks in batch), dtype=np.int64, count=len(batch))
         total = int(counts.sum())
         mixed = np.frombuffer(mixed_bytes, dtype=np.uint64).reshape(total, k)

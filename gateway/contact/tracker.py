@@ -26,7 +26,6 @@ from gateway.contact.fingerprint import (
     MinHasher,
     band_bytes,
     comparable,
-    comparable_core,
     content_hash,
     core_span,
 )
@@ -98,24 +97,42 @@ class ContactTracker:
     # -- the stage ------------------------------------------------------------------------------
     def prepare(self, messages: Iterable[Message]) -> None:
         """Compute what ``observe`` will compare of each message — its core span, comparable
-        text, content hash and band keys — for a whole batch at once (the band keys in one
-        vectorized pass: a hundred texts cost about what three cost one by one), and read the
-        batch's customers' and threads' recent rows in one query each. Optional: a later
-        ``observe`` of one of these messages uses the result, any other computes its own.
-        Only the last batch prepared is kept."""
+        text and band keys — for a whole batch at once (the band keys in one vectorized pass: a
+        hundred texts cost about what three cost one by one; with them their stored bytes, the
+        campaign index's dict keys and its look-up in the index's sorted arrays, which holds
+        until the next merge), and read the batch's customers' and threads' recent rows in one
+        query each. Optional: a later ``observe`` of one of these messages uses the result, any
+        other computes its own. Only the last batch prepared is kept."""
         prepared: dict[str, _Prepared] = {}
         eligible: list[tuple[str, str]] = []  # (message id, comparable text) to fingerprint
         cfg = self.settings.campaigns
         batch = list(messages)
+        ignore = self.settings.ignore_lines
         for message in batch:
-            span = core_span(message.text, self.settings.ignore_lines)
-            comp = Comparable.of(comparable_core(message.text[span[0] : span[1]]))
-            prepared[message.id] = _Prepared(message.text, span, comp, None)
+            text = message.text
+            span = core_span(text, ignore)
+            comp = Comparable.of_core(text[span[0] : span[1]])
+            prepared[message.id] = _Prepared(text, span, comp, None)
             if cfg.eligible(comp.text, comp.cjk):
                 eligible.append((message.id, comp.text))
         keys = self.hasher.bands_for_texts([text for _, text in eligible])
-        for (message_id, _), k in zip(eligible, keys):
-            prepared[message_id] = prepared[message_id]._replace(keys=k)
+        indexed = [(message_id, k) for (message_id, _), k in zip(eligible, keys) if k is not None]
+        if indexed:
+            # For the whole batch at once: the stored band bytes, the index's dict keys, and (when
+            # the campaign check runs) the look-up in the index's sorted arrays.
+            matrix = np.stack([k for _, k in indexed])
+            blob = matrix.astype("<u4").tobytes()
+            width = matrix.shape[1] * 4
+            combined: list[list[int] | None] = [None] * len(indexed)
+            generation, hits = None, [None] * len(indexed)
+            if cfg.enabled:
+                index = self.index
+                combined = index.combined(matrix)
+                generation, hits = index.lookup_many(matrix)
+            for i, (message_id, k) in enumerate(indexed):
+                prepared[message_id] = prepared[message_id]._replace(
+                    keys=k, bands=blob[i * width : (i + 1) * width], combined=combined[i], generation=generation,
+                    hits=hits[i])
         self._prepared = prepared
         preload = getattr(self.store, "preload", None)
         times = [to_us(m.received_at) for m in batch if m.received_at is not None]
@@ -131,7 +148,9 @@ class ContactTracker:
             return self._observe(message, findings)
 
     def _observe(self, message: Message, findings: list[Finding]) -> list[Finding]:
-        at_time = to_utc(message.received_at) if message.received_at else to_utc(self.clock())
+        at_time = message.received_at
+        if at_time is None or at_time.tzinfo is not timezone.utc:
+            at_time = to_utc(at_time) if at_time else to_utc(self.clock())
         if message.received_at is None:
             message.received_at = at_time
         at_us, at_id = to_us(at_time), message.id
@@ -142,13 +161,15 @@ class ContactTracker:
             prepared = ready.comparable
             keys = ready.keys
             text = prepared.text
-            fingerprints = Fingerprints(content_hash(text) if text else "", band_bytes(keys))
+            fingerprints = Fingerprints(content_hash(text) if text else "",
+                                        ready.bands if keys is not None else None, prepared)
         else:
+            ready = None
             evidence = _Evidence(message, self.settings)
             start, end = evidence.span
-            prepared = Comparable.of(comparable_core(message.text[start:end]))
+            prepared = Comparable.of_core(message.text[start:end])
             fingerprints, keys = self._fingerprints_keys(prepared)
-        fingerprints = Fingerprints(fingerprints.content_hash, fingerprints.bands, prepared)
+            fingerprints = Fingerprints(fingerprints.content_hash, fingerprints.bands, prepared)
         store = self.store
 
         # Earlier rows only: (received_us, id) before the message's, never the message itself
@@ -203,7 +224,7 @@ class ContactTracker:
             if repeated:
                 out.append(repeated)
 
-        campaign = self._campaign_finding(message, prepared, at, keys, evidence)
+        campaign = self._campaign_finding(message, prepared, at, keys, evidence, ready)
         if campaign:
             out.append(campaign)
 
@@ -215,17 +236,17 @@ class ContactTracker:
             if not isinstance(store, SqliteMessageStore):  # (the SQLite store's rows carry it)
                 self._remember_comparable(message.id, prepared)
             if keys is not None and self._index is not None:
-                self._index_add(seq, keys, at_us)
+                self._index_add(seq, keys, at_us, ready.combined if ready is not None else None)
         return out
 
-    def _index_add(self, seq: int, keys: np.ndarray, received_us: int) -> None:
+    def _index_add(self, seq: int, keys: np.ndarray, received_us: int, combined: list[int] | None = None) -> None:
         """Index a newly stored message and move the index's horizon: messages received more
         than the campaign lookback (and a day of slack, for mail that arrives late) before the
         newest one are dropped. The newest time is capped at the clock plus a day, so one
         message with a date far in the future cannot empty the index."""
         index = self._index
         assert index is not None
-        index.add(seq, keys, received_us)
+        index.add(seq, keys, received_us, combined)
         if self._newest_us is None or received_us > self._newest_us:
             self._newest_us = received_us
             newest = min(received_us, to_us(self.clock()) + INDEX_SLACK // _US)
@@ -292,7 +313,11 @@ class ContactTracker:
         message being decided, whose own findings the policy already has)."""
         with self._session():
             store = self.store
-            canonical = store.resolve_customer(customer)
+            linked = getattr(store, "linked", None)
+            if linked is not None:
+                canonical, keys = linked(customer)
+            else:
+                canonical, keys = store.resolve_customer(customer), store.customer_keys(customer)
             total, finding_counts, last = store.customer_summary(customer, exclude_id)
             breaches: list[str] = []
             last_seen = None
@@ -317,7 +342,7 @@ class ContactTracker:
                 finding_counts=finding_counts,
                 messages_total=total,
                 window_breaches=breaches,
-                keys=store.customer_keys(customer),
+                keys=keys,
                 last_seen=last_seen,
             )
 
@@ -420,7 +445,7 @@ class ContactTracker:
         )
 
     def _campaign_finding(self, message: Message, prepared: Comparable, at: Stamp, keys: np.ndarray | None,
-                          evidence: "_Evidence") -> Finding | None:
+                          evidence: "_Evidence", ready: "_Prepared | None" = None) -> Finding | None:
         cfg = self.settings.campaigns
         if not cfg.enabled or keys is None:
             return None
@@ -430,7 +455,11 @@ class ContactTracker:
         at_us, at_id = at.received_us, at.id
         rows: list[Candidate] = []
         floors = _length_floors(len(text), cfg.similarity)
-        seqs = self.index.candidates(keys, cfg.max_candidates)
+        index = self.index
+        if ready is not None and ready.generation == index.generation and ready.combined is not None:
+            seqs = index.candidates(keys, cfg.max_candidates, combined=ready.combined, sorted_hits=ready.hits)
+        else:
+            seqs = index.candidates(keys, cfg.max_candidates)
         found = self.store.candidates(seqs, since_us) if self._attach is not None else self.store.candidates(seqs)
         for row in found:
             if row.id == at_id or row.customer in own or row.text is None:
@@ -477,12 +506,18 @@ class ContactTracker:
 
 
 class _Prepared(NamedTuple):
-    """What ``ContactTracker.prepare`` computed for one message (``text``: the text it read)."""
+    """What ``ContactTracker.prepare`` computed for one message (``text``: the text it read):
+    with band keys, also their stored bytes, the index's dict keys (``CampaignIndex.combined``)
+    and the index's answer from its sorted arrays (``lookup_many``; valid for ``generation``)."""
 
     text: str
     span: tuple[int, int]
     comparable: Comparable
     keys: np.ndarray | None
+    bands: bytes | None = None
+    combined: list[int] | None = None
+    generation: int | None = None
+    hits: list[int] | None = None
 
 
 class _Evidence:

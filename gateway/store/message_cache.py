@@ -126,7 +126,7 @@ def row_bytes(row: "Candidate") -> int:
         return ROW_BYTES + 3 * sys.getsizeof(text)
     prepared = row.comparable
     if isinstance(prepared, tuple):  # the contact stage's Comparable: strings and a flag
-        return ROW_BYTES + sum(sys.getsizeof(part) for part in prepared if type(part) is str)
+        return ROW_BYTES + sum([sys.getsizeof(part) for part in prepared if type(part) is str])
     return ROW_BYTES
 
 
@@ -235,6 +235,7 @@ class MessageCache:
         recent[row.id] = (row.customer, categories)
         if row.received_us > self._newest_us:
             self._newest_us = row.received_us
+        weight = 0  # row_bytes(row), once for both spans
         for name in (("customer", row.customer), ("thread", row.thread)):
             span = self.spans.get(name)
             if span is None:
@@ -247,7 +248,8 @@ class MessageCache:
                 continue
             if span.add(row) < len(span.rows) - 1:
                 span.disorder += 1  # landed before a later row of its key
-            weight = row_bytes(row)
+            if not weight:
+                weight = row_bytes(row)
             span.bytes += weight
             self.span_bytes += weight
             need = self.needs.get(name[0])
