@@ -12,6 +12,10 @@ preamble and epilogue kept as the feed parser keeps them. ``parse_simple`` build
 endings in a multipart body, repeated or missing boundaries, any line the feed parser would treat
 as a defect), which the caller then hands to the standard parser.
 tests/unit/test_ingest_fastparse.py checks both give the same message.
+
+The messages it builds look their header fields up through a dict of each name's first field
+(``Message.get`` lowercases and compares every field on every call, and reading one message asks
+for a handful of fields several times each); any change to the fields drops the dict.
 """
 
 from __future__ import annotations
@@ -19,13 +23,70 @@ from __future__ import annotations
 import re
 from email.message import Message
 from email.policy import compat32
+from typing import Any
 
 __all__ = ["parse_simple"]
 
 #: Multiparts nested deeper than this go to the standard parser (which the reader bounds).
 _MAX_DEPTH = 8
-#: A field line as the feed parser accepts it: printable ASCII name without ':' and spaces, then ':'.
-_FIELD = re.compile(r"[\041-\071\073-\176]+:")
+#: A field line as the feed parser accepts it: printable ASCII name without ':' and spaces, then
+#: ':'; the name is group 1, and the blanks after the colon are not part of the value.
+_FIELD_START = re.compile(r"([\041-\071\073-\176]+):[ \t]*")
+
+
+_MISSING = object()
+
+
+class _Parsed(Message):
+    """A compat32 ``Message`` whose ``get`` (and so ``[]``, ``get_param``, ``get_payload``...)
+    answers from an index of each field name's first field: the same value ``Message.get``
+    returns. The index is rebuilt whenever the field list is another list or has another length,
+    and dropped by ``replace_header`` (the one change made in place). ``get_content_type``, asked
+    several times per part, is kept with the index it was read from."""
+
+    _index: tuple[list[tuple[str, str]], int, dict[str, object]] | None = None
+    _ctype: tuple[object, str, str] | None = None
+
+    def _fields(self) -> tuple[list[tuple[str, str]], int, dict[str, object]]:
+        headers = self._headers
+        index = self._index
+        if index is None or index[0] is not headers or index[1] != len(headers):
+            first: dict[str, object] = {}
+            for k, v in headers:
+                key = k.lower()
+                if key not in first:
+                    first[key] = v
+            index = self._index = (headers, len(headers), first)
+        return index
+
+    def get(self, name: str, failobj: object = None) -> object:
+        index = self._index  # ``_fields()``, its check spelled out: a look-up is asked often
+        headers = self._headers
+        if index is None or index[0] is not headers or index[1] != len(headers):
+            index = self._fields()
+        value = index[2].get(name.lower(), _MISSING)
+        if value is _MISSING:
+            return failobj
+        if type(value) is str and value.isascii():
+            return value  # what compat32's header_fetch_parse gives a plain value
+        return super().get(name, failobj)  # the policy's treatment of escaped 8-bit bytes
+
+    def first_fields(self) -> dict[str, Any]:
+        """Each field name (lowercased) with its first field's raw value, in order: a new dict."""
+        return dict(self._fields()[2])
+
+    def get_content_type(self) -> str:
+        index = self._fields()
+        kept = self._ctype
+        if kept is not None and kept[0] is index and kept[1] == self._default_type:
+            return kept[2]
+        ctype = super().get_content_type()
+        self._ctype = (index, self._default_type, ctype)
+        return ctype
+
+    def replace_header(self, _name: str, _value: str) -> None:
+        self._index = None
+        super().replace_header(_name, _value)
 
 
 def parse_simple(data: bytes) -> Message | None:
@@ -65,22 +126,23 @@ def _message(lines: list[str], eol: str) -> Message | None:
     """A Message with the header fields of ``lines`` (a header block without its blank line)."""
     # compat32 header_source_parse: the value after the colon (leading blanks dropped) and any
     # continuation lines, joined by the line ending (the last one stripped). The lines hold no
-    # line-break characters, so that is the pieces joined by ``eol``.
-    fields: list[tuple[str, list[str]]] = []
-    match = _FIELD.match
+    # line-break characters, so that is the pieces joined by ``eol``. A Unix From line
+    # ("From " has a blank before any colon) is no field line either.
+    fields: list[tuple[str, str]] = []  # what set_raw appends for each field (compat32 keeps the pair)
+    match = _FIELD_START.match
     for line in lines:
         if line[0] in " \t":
             if not fields:
                 return None  # a continuation line first: the parser records a defect
-            fields[-1][1].append(line)
-        elif line.startswith("From ") or not match(line):
-            return None  # Unix From line, or not a field: the parser's special cases
-        else:
-            name, _, value = line.partition(":")
-            fields.append((name, [value.lstrip(" \t")]))
-    msg = Message(policy=compat32)
-    # What set_raw appends for each field (compat32 stores the pair as it is).
-    msg._headers = [(name, pieces[0] if len(pieces) == 1 else eol.join(pieces)) for name, pieces in fields]
+            name, value = fields[-1]
+            fields[-1] = (name, value + eol + line)
+            continue
+        field = match(line)
+        if field is None:
+            return None  # not a field: the parser's special cases
+        fields.append((field[1], line[field.end():]))
+    msg = _Parsed(policy=compat32)
+    msg._headers = fields
     return msg
 
 
@@ -166,7 +228,7 @@ def _part(pieces: list[str], start: int, count: int, seps: tuple[str, ...],
     if k > start:
         sub = _message(pieces[start:k], eol)
     else:
-        sub = Message(policy=compat32)  # a part without header fields starts with its blank line
+        sub = _Parsed(policy=compat32)  # a part without header fields starts with its blank line
     if sub is None:
         return None
     maintype = sub.get_content_maintype()

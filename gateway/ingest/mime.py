@@ -192,9 +192,11 @@ def _walk(part: EmailMessage, depth: int, body: Body, limits: Limits, into: list
             body.warnings.append(f"more than {limits.max_parts} MIME parts: the rest skipped")
         return
     ctype = part.get_content_type()
-    payload = part.get_payload()
-    if isinstance(payload, list):
-        subparts = [p for p in payload if isinstance(p, EmailMessage)]
+    # ``is_multipart()`` rather than ``get_payload()``, which for a leaf part checks the whole
+    # body for 8-bit bytes and decodes it with its charset parameter only to be thrown away here
+    # (``_decode_text`` reads the bytes), and raised TypeError on an RFC 2231 charset parameter.
+    if part.is_multipart():
+        subparts = [p for p in part.get_payload() if isinstance(p, EmailMessage)]
         if ctype == "message/rfc822" or (ctype.startswith("message/") and subparts and ctype != "message/delivery-status"):
             _attached_message(part, subparts, depth, body, limits, ctype)
             return

@@ -140,11 +140,15 @@ def _ingest(raw: bytes, source: str, limits: Limits) -> Message:
         msg = BytesHeaderParser(policy=compat32).parsebytes(data)
         body_readable = False
         warnings.append("MIME nesting too deep to parse: only the headers were read, the body was not analyzed")
-    raw_headers: dict[str, str] = {}
-    for name, value in msg.raw_items():
-        key = str(name).strip().lower()
-        if key not in raw_headers:  # the first occurrence (for Received: the newest) stands for the field
-            raw_headers[key] = str(value)
+    # The first occurrence (for Received: the newest) stands for the field. The direct path's
+    # message has them at hand (its names hold no blanks, its values are str).
+    first_fields = getattr(msg, "first_fields", None)
+    raw_headers: dict[str, str] = first_fields() if first_fields is not None else {}
+    if first_fields is None:
+        for name, value in msg.raw_items():
+            key = str(name).strip().lower()
+            if key not in raw_headers:
+                raw_headers[key] = str(value)
     if not raw_headers:
         raise IngestError("no header fields: not an RFC 5322 message")
     headers: dict[str, str] = {}
