@@ -126,18 +126,18 @@ class DisputeQueue:
         """Queue disputes this connector made itself whose ticket write failed, so the next cycle
         carries them like any other (its dispute tag handler has no retry of its own)."""
         with self.db.tx() as c:
-            c.executemany("INSERT OR IGNORE INTO dispute_queue(connector, dispute_id, ticket_id, queued_at) "
-                          "VALUES (?, ?, ?, ?)", [(self.origin, i, ticket_id, _now()) for i in dispute_ids])
+            self._insert(c, ticket_id, dispute_ids)
+
+    def _insert(self, c: sqlite3.Connection, ticket_id: str, dispute_ids: list[int]) -> None:
+        c.executemany("INSERT OR IGNORE INTO dispute_queue(connector, dispute_id, ticket_id, queued_at) "
+                      "VALUES (?, ?, ?, ?)", [(self.origin, i, ticket_id, _now()) for i in dispute_ids])
 
     def enqueue_note(self, ticket_id: str, dispute_ids: list[int], detail: dict[str, Any]) -> None:
         """Queue disputes this connector made itself whose tags came off the ticket but whose note
         failed: the next cycle posts only the note (step ``tags`` done, with ``detail``)."""
         with self.db.tx() as c:
-            c.executemany("INSERT OR IGNORE INTO dispute_queue(connector, dispute_id, ticket_id, queued_at) "
-                          "VALUES (?, ?, ?, ?)", [(self.origin, i, ticket_id, _now()) for i in dispute_ids])
-            marks = ", ".join("?" * len(dispute_ids))
-            c.execute(f"UPDATE dispute_queue SET step = 'tags', detail = ? WHERE connector = ? AND dispute_id IN ({marks})",
-                      (json.dumps(detail, sort_keys=True), self.origin, *dispute_ids))
+            self._insert(c, ticket_id, dispute_ids)
+            self._set_step(c, dispute_ids, "tags", detail)
 
     def pending(self) -> list[TicketWork]:
         """The queued tickets, oldest dispute first, each with its disputes."""
@@ -166,10 +166,13 @@ class DisputeQueue:
     def step_done(self, work: TicketWork, step: str, detail: dict[str, Any]) -> None:
         """Part of the carry reached the ticket: a retry resumes after it, with ``detail``."""
         work.step, work.detail = step, detail
-        marks = ", ".join("?" * len(work.ids))
         with self.db.tx() as c:
-            c.execute(f"UPDATE dispute_queue SET step = ?, detail = ? WHERE connector = ? AND dispute_id IN ({marks})",
-                      (step, json.dumps(detail, sort_keys=True), self.origin, *work.ids))
+            self._set_step(c, work.ids, step, detail)
+
+    def _set_step(self, c: sqlite3.Connection, dispute_ids: list[int], step: str, detail: dict[str, Any]) -> None:
+        marks = ", ".join("?" * len(dispute_ids))
+        c.execute(f"UPDATE dispute_queue SET step = ?, detail = ? WHERE connector = ? AND dispute_id IN ({marks})",
+                  (step, json.dumps(detail, sort_keys=True), self.origin, *dispute_ids))
 
     def failed(self, work: TicketWork, error: str) -> None:
         """The helpdesk refused or did not answer: keep the ticket queued, with the reason."""
