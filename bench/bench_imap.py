@@ -87,10 +87,20 @@ def done(db_path: Path) -> int:
         return 0
 
 
+def _in_process_config(server: Dovecot, tmp: str, **store: object) -> object:
+    """The config of a daemon run in this process against ``server``'s mailbox, its store in ``tmp``
+    (``store``: more StoreConfig fields)."""
+    from gateway.config import Config, SourceConfig, StoreConfig
+
+    source = SourceConfig(name="support", type="imap", host="127.0.0.1", port=server.port, security="none",
+                          username=server.user, password_env="P")
+    return Config(store=StoreConfig(path=f"{tmp}/g.db", **store), sources=(source,),  # type: ignore[arg-type]
+                  env={"P": server.password})
+
+
 def mechanics(count: int) -> int:
     import asyncio
 
-    from gateway.config import Config, SourceConfig, StoreConfig
     from gateway.daemon import Daemon
     from gateway.model import Decision
 
@@ -102,9 +112,7 @@ def mechanics(count: int) -> int:
     try:
         server.append(corpus(count, seed=13))
         with tempfile.TemporaryDirectory() as tmp:
-            source = SourceConfig(name="support", type="imap", host="127.0.0.1", port=server.port, security="none",
-                                  username=server.user, password_env="P")
-            config = Config(store=StoreConfig(path=f"{tmp}/g.db"), sources=(source,), env={"P": server.password})
+            config = _in_process_config(server, tmp)
             cpu0, t0 = time.process_time(), time.perf_counter()
             asyncio.run(Daemon(config, once=True, process=Untagged).run())
             wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
@@ -122,17 +130,13 @@ def trace(count: int, top: int) -> int:
     import threading
     import tracemalloc
 
-    from gateway.config import Config, SourceConfig, StoreConfig
     from gateway.daemon import Daemon
 
     server = Dovecot.start()
     try:
         server.append(corpus(count, seed=11))
         with tempfile.TemporaryDirectory() as tmp:
-            source = SourceConfig(name="support", type="imap", host="127.0.0.1", port=server.port, security="none",
-                                  username=server.user, password_env="P")
-            config = Config(store=StoreConfig(path=f"{tmp}/g.db", retention_days=3650), sources=(source,),
-                            env={"P": server.password})
+            config = _in_process_config(server, tmp, retention_days=3650)
             daemon = Daemon(config, serve_web=False)
             marks = {int(count * 0.3): "30%", count: "end"}
             snaps: dict[str, tuple[tracemalloc.Snapshot, int, int]] = {}
