@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _verify(args: argparse.Namespace) -> int:
-    result = AuditLog(open_db(args)).verify()
+    with open_db(args) as db:
+        result = AuditLog(db).verify()
     if result.ok:
         print(f"audit chain intact: {result.checked} entries verified")
         return 0
@@ -38,8 +39,9 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    entries = AuditLog(open_db(args)).entries(subject=args.subject, actor=args.actor, action=args.action,
-                                              limit=args.limit, newest_first=True)
+    with open_db(args) as db:
+        entries = AuditLog(db).entries(subject=args.subject, actor=args.actor, action=args.action,
+                                       limit=args.limit, newest_first=True)
     if args.json:
         print_json([e.to_json() for e in entries])
         return 0

@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _export(args: argparse.Namespace) -> int:
-    files = export_case(open_db(args), args.customer, args.out)
+    with open_db(args) as db:
+        files = export_case(db, args.customer, args.out)
     print(f"{files.messages} messages")
     print(f"{files.html_path}  sha256 {files.html_sha256}")
     print(f"{files.json_path}  sha256 {files.json_sha256}")

@@ -30,8 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _link(args: argparse.Namespace) -> int:
-    db = open_db(args)
-    try:
+    with open_db(args) as db:
         store = SqliteMessageStore(db)
         before = (store.resolve_customer(args.a), store.resolve_customer(args.b))
         canonical = store.link_customers(args.a, args.b)
@@ -45,13 +44,10 @@ def _link(args: argparse.Namespace) -> int:
         else:
             print(f"{args.a} and {args.b} are already one customer ({canonical}): {', '.join(keys)}")
         return 0
-    finally:
-        db.close()
 
 
 def _show(args: argparse.Namespace) -> int:
-    db = open_db(args)
-    try:
+    with open_db(args) as db:
         store = SqliteMessageStore(db)
         keys = [args.key] if args.key else store.customers()
         summaries = []
@@ -77,5 +73,3 @@ def _show(args: argparse.Namespace) -> int:
             print(f"{short(s['customer'], 36):<36} {s['messages_total']:>5}  {last_seen:<20} "
                   f"{short(', '.join(s['keys']), 40):<40} {counts}")
         return 0
-    finally:
-        db.close()

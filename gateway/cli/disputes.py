@@ -45,20 +45,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _add(args: argparse.Namespace) -> int:
     from gateway.disputes import Disputes
 
-    db = open_db(args)
-    try:
+    with open_db(args) as db:
         done = Disputes(db).dispute(args.message_id, actor(args), args.reason, args.category, origin="cli")
         print(f"disputed {', '.join(done)} on {args.message_id}: no longer counted in the customer's record")
         return 0
-    finally:
-        db.close()
 
 
 def _list(args: argparse.Namespace) -> int:
     from gateway.disputes import Disputes
 
-    db = open_db(args)
-    try:
+    with open_db(args) as db:
         found = Disputes(db).list(args.customer)
         if args.json:
             print_json([d.to_json() for d in found])
@@ -72,18 +68,13 @@ def _list(args: argparse.Namespace) -> int:
                   f"{short(d.actor, 12):<12} {short(d.origin or '-', 16):<16} {short(d.message_id, 30):<30} "
                   f"{short(d.reason, 60)}")
         return 0
-    finally:
-        db.close()
 
 
 def _export(args: argparse.Namespace) -> int:
     from gateway.disputes import Disputes
 
-    db = open_db(args)
-    try:
+    with open_db(args) as db:
         lines = [json.dumps(e, ensure_ascii=False) + "\n" for e in Disputes(db).examples()]
-    finally:
-        db.close()
     if args.output is None:
         sys.stdout.writelines(lines)
     else:

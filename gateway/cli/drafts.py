@@ -46,8 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _list(args: argparse.Namespace) -> int:
-    store = DraftStore(open_db(args))
-    drafts = store.list(state=None if args.state == "all" else args.state, customer=args.customer)
+    with open_db(args) as db:
+        drafts = DraftStore(db).list(state=None if args.state == "all" else args.state, customer=args.customer)
     if args.json:
         print_json([d.to_json() for d in drafts])
         return 0
@@ -61,7 +61,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    d = DraftStore(open_db(args)).get(args.id)
+    with open_db(args) as db:
+        d = DraftStore(db).get(args.id)
     if args.json:
         print_json(d.to_json())
         return 0
@@ -87,13 +88,15 @@ def _approve(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise DraftError(f"cannot read {args.body_file}: {exc.strerror or exc}") from exc
     who = actor(args)
-    d = DraftStore(open_db(args)).approve(args.id, who, body=body, subject=args.subject, reason=args.reason or "")
+    with open_db(args) as db:
+        d = DraftStore(db).approve(args.id, who, body=body, subject=args.subject, reason=args.reason or "")
     print(f"draft {d.id}: {d.state}{' (edited)' if d.edited else ''} (by {who})")
     return 0
 
 
 def _discard(args: argparse.Namespace) -> int:
     who = actor(args)
-    d = DraftStore(open_db(args)).discard(args.id, who, args.reason or "")
+    with open_db(args) as db:
+        d = DraftStore(db).discard(args.id, who, args.reason or "")
     print(f"draft {d.id}: {d.state} (by {who})")
     return 0

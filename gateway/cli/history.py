@@ -40,8 +40,7 @@ def run(args: argparse.Namespace) -> int:
         since = datetime.now(timezone.utc) - parse_duration(args.since, "--since") if args.since else None
     except PolicyError as exc:
         raise PolicyError(str(exc).replace("policy.yaml ", "")) from None
-    db = open_db(args)
-    try:
+    with open_db(args) as db:
         store = SqliteMessageStore(db)
         tracker = ContactTracker(store, ContactSettings.load(Path(args.policy) if args.policy else None))
         history = tracker.history(args.customer)
@@ -58,8 +57,6 @@ def run(args: argparse.Namespace) -> int:
             return 0
         print(render(history, rows, holds, disputed))
         return 0
-    finally:
-        db.close()
 
 
 def customer_holds(store: HoldStore, keys: list[str]) -> list[Hold]:

@@ -38,13 +38,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _list(args: argparse.Namespace) -> int:
-    store = HoldStore(open_db(args))
-    if args.state in (None, "all"):
-        holds = store.list(customer=args.customer)
-        if args.state is None:
-            holds = [h for h in holds if h.is_open]
-    else:
-        holds = store.list(state=args.state, customer=args.customer)
+    with open_db(args) as db:
+        store = HoldStore(db)
+        if args.state in (None, "all"):
+            holds = store.list(customer=args.customer)
+            if args.state is None:
+                holds = [h for h in holds if h.is_open]
+        else:
+            holds = store.list(state=args.state, customer=args.customer)
     if args.json:
         print_json([h.to_json() for h in holds])
         return 0
@@ -59,7 +60,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    hold = HoldStore(open_db(args)).get(args.id)
+    with open_db(args) as db:
+        hold = HoldStore(db).get(args.id)
     if args.json:
         print_json(hold.to_json())
         return 0
@@ -89,13 +91,14 @@ def describe(hold: Hold) -> str:
 
 
 def _transition(args: argparse.Namespace) -> int:
-    store = HoldStore(open_db(args))
     who = actor(args)
-    if args.verb == "approve":
-        hold = store.approve(args.id, who, args.reason or "approved", expiry_days=args.expiry_days)
-    elif args.verb == "reject":
-        hold = store.reject(args.id, who, args.reason)
-    else:
-        hold = store.lift(args.id, who, args.reason)
+    with open_db(args) as db:
+        store = HoldStore(db)
+        if args.verb == "approve":
+            hold = store.approve(args.id, who, args.reason or "approved", expiry_days=args.expiry_days)
+        elif args.verb == "reject":
+            hold = store.reject(args.id, who, args.reason)
+        else:
+            hold = store.lift(args.id, who, args.reason)
     print(f"hold {hold.id}: {hold.state} (by {who})")
     return 0

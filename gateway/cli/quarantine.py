@@ -54,8 +54,7 @@ def _item_json(item: QuarantinedItem) -> dict[str, object]:
 
 
 def _list(args: argparse.Namespace) -> int:
-    db = open_db(args)
-    try:
+    with open_db(args) as db:
         items = Quarantine(db).list(args.source)
         if args.json:
             print_json([_item_json(i) for i in items])
@@ -68,8 +67,6 @@ def _list(args: argparse.Namespace) -> int:
             print(f"{i.id:>5}  {i.recorded_at[:16].replace('T', ' '):<16}  {short(i.source, 12):<12} {i.size:>9}  "
                   f"{short(i.location, 32):<32} {short(i.reason, 80)}")
         return 0
-    finally:
-        db.close()
 
 
 def headers_of(raw: bytes) -> tuple[dict[str, str], str | None]:
@@ -99,8 +96,7 @@ def _get(db: object, item_id: int) -> tuple[QuarantinedItem, str, bytes | None]:
 
 
 def _show(args: argparse.Namespace) -> int:
-    db = open_db(args)
-    try:
+    with open_db(args) as db:
         item, sha256, raw = _get(db, args.id)
         headers, error = headers_of(raw) if raw is not None else ({}, None)
         if args.json:
@@ -123,13 +119,10 @@ def _show(args: argparse.Namespace) -> int:
             if error:
                 print(error)
         return 0
-    finally:
-        db.close()
 
 
 def _export(args: argparse.Namespace) -> int:
-    db = open_db(args)
-    try:
+    with open_db(args) as db:
         item, _, raw = _get(db, args.id)
         if raw is None:
             raise GatewayError(f"item {item.id}'s raw message is not kept (purged by retention, or too large to fetch)")
@@ -147,5 +140,3 @@ def _export(args: argparse.Namespace) -> int:
             raise GatewayError(f"cannot write {path}: {exc.strerror or exc}") from None
         print(f"wrote {path} ({len(raw)} bytes) from item {item.id}", file=sys.stderr)
         return 0
-    finally:
-        db.close()

@@ -44,11 +44,8 @@ def _report(args: argparse.Namespace) -> int:
     until = parse_when(args.until, now, option="--until") if args.until else now
     if since >= until:
         raise GatewayError("--since must be before --until")
-    db = open_db(args)
-    try:
+    with open_db(args) as db:
         report = build_report(db, since, until)
-    finally:
-        db.close()
     if args.json:
         print_json(report)
     else:

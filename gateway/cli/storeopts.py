@@ -6,6 +6,7 @@ import argparse
 import getpass
 import json
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,13 @@ def add_actor(parser: argparse.ArgumentParser) -> None:
                         help="who is deciding, for the audit trail (default: your login name)")
 
 
-def open_db(args: argparse.Namespace) -> Database:
-    """Open an existing store; a missing file is an error rather than a new empty store."""
+def open_db(args: argparse.Namespace) -> closing[Database]:
+    """Open an existing store for ``with open_db(args) as db:``, closed when the block ends; a
+    missing file is an error rather than a new empty store."""
     path = Path(args.db)
     if str(path) != ":memory:" and not path.is_file():
         raise StoreError(f"no store at {path} (pass --db PATH, or run the gateway first)")
-    return Database.open(path)
+    return closing(Database.open(path))
 
 
 def actor(args: argparse.Namespace) -> str:
