@@ -65,7 +65,7 @@ def test_console_serve_listens_on_the_configured_loopback_address(tmp_path):
         assert (tmp_path / "gw.db").exists()  # the store path is resolved against the config's folder
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.communicate(timeout=10)  # reads and closes its output pipe
 
 
 def test_console_without_action_prints_help(capsys):
