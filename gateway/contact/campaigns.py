@@ -32,11 +32,14 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from collections.abc import Iterable
+from itertools import chain
+from operator import itemgetter
 
 import numpy as np
 
-
 _MINUTE_US = 60_000_000
+_SHARED_THEN_SEQ = itemgetter(1, 0)  # a (seq, shared bands) pair's sort key
+_SEQ = itemgetter(0)
 _NO_HITS = np.zeros(0, dtype=np.uint32)
 
 
@@ -53,9 +56,10 @@ class CampaignIndex:
         # two numpy assignments per message cost more than the whole merge's stacking).
         self._buf_rows: list[np.ndarray] = []
         self._buf_seq_list: list[int] = []
-        # (band << 32 | key) -> the buffered sequence number, or a list of them when several
-        # buffered messages share that band key.
-        self._buf: dict[int, int | list[int]] = {}
+        # (band << 32 | key) -> the buffered sequence number as a 1-tuple (one per message, shared
+        # by its keys), or a list of them when several buffered messages share that band key:
+        # either way an iterable, so a look-up flattens its hits in C.
+        self._buf: dict[int, tuple[int] | list[int]] = {}
         self.generation = 0  # bumped whenever the sorted arrays change (``lookup_many`` answers expire)
         self._band_ids = np.arange(bands)
         self._band_offsets = np.arange(bands, dtype=np.uint64) << np.uint64(32)
@@ -88,20 +92,20 @@ class CampaignIndex:
         buf = self._buf
         if combined is None:
             combined = (self._band_offsets + keys).tolist()
+        one = (seq,)  # one tuple for all the message's keys
         shared = buf.keys() & combined
         if shared:
             # (A list grows in place: a text repeated a few hundred times within the buffer
             # would otherwise copy its lists on every repeat.)
-            olds = [(k, buf[k]) for k in shared]
-            buf.update(dict.fromkeys(combined, seq))
-            for k, old in olds:
-                if type(old) is int:
-                    buf[k] = [old, seq]
+            for k in shared:
+                old = buf[k]
+                if type(old) is tuple:
+                    buf[k] = [old[0], seq]
                 else:
                     old.append(seq)  # type: ignore[union-attr]
-                    buf[k] = old
+            buf.update(dict.fromkeys(shared.symmetric_difference(combined), one))  # (the keys not shared)
         else:
-            buf.update(dict.fromkeys(combined, seq))
+            buf.update(dict.fromkeys(combined, one))
         if received_us is not None:
             self._log_seqs.append(seq)
             self._log_min.append(received_us // _MINUTE_US)
@@ -250,19 +254,19 @@ class CampaignIndex:
         if self._buf:
             if combined is None:
                 combined = (self._band_offsets + keys).tolist()
-            for hit in map(self._buf.get, combined):
-                if hit is not None:
-                    if type(hit) is int:
-                        found.append(hit)
-                    else:
-                        found.extend(hit)  # type: ignore[arg-type]
+            # The band keys the buffer holds, found in C (the order of hits never matters: they
+            # are counted), then their messages.
+            shared = self._buf.keys() & combined
+            if shared:
+                found = list(chain.from_iterable(map(self._buf.__getitem__, shared)))
         total = len(hits) + len(found)
         if not total:
             return []
         if total <= 256:  # (measured: beyond this numpy's counting is cheaper than a Counter)
             # Most shared bands first, then the most recent: (shared << 32 | seq), largest first.
-            ranked = sorted([(n << 32) | s for s, n in Counter(hits.tolist() + found).items()], reverse=True)
-            return [r & 0xFFFFFFFF for r in ranked[:limit]]
+            # (Sorted as (shared, seq) pairs in C: the same order as ``shared << 32 | seq``.)
+            ranked = sorted(Counter(hits.tolist() + found).items(), key=_SHARED_THEN_SEQ, reverse=True)
+            return list(map(_SEQ, ranked[:limit]))
         if found:
             hits = np.concatenate([hits, np.array(found, dtype=np.uint32)])
         return _top(hits, limit)

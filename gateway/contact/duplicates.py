@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter, itemgetter
 
 from rapidfuzz import fuzz, process
 
@@ -84,7 +85,7 @@ def find_duplicates(
     if len(new.text) < min_chars:
         return []
     matches: list[DuplicateMatch] = []
-    rows = [old for old in earlier if old.text is not None]
+    rows = earlier if None not in map(_ROW_TEXT, earlier) else [old for old in earlier if old.text is not None]
     if len(rows) < len(earlier):  # purged texts: only their exact-repeat hash is left
         for old in earlier:
             if old.text is None:
@@ -95,8 +96,10 @@ def find_duplicates(
     if comparable_of is None:
         texts = [Comparable.of(comparable(old.text or "", ignore_lines)) for old in rows]
     else:  # a row's own ``comparable`` is what ``comparable_of`` gives for it; asked only when missing
-        texts = [old.comparable or comparable_of(old) for old in rows]  # type: ignore[misc]
-    if min_chars > 0:
+        texts = list(map(_ROW_COMPARABLE, rows))
+        if None in texts:
+            texts = [old.comparable or comparable_of(old) for old in rows]  # type: ignore[misc]
+    if min_chars > 0 and texts and min(map(len, map(_TEXT, texts))) < min_chars:
         kept = [i for i, t in enumerate(texts) if len(t.text) >= min_chars]
         if len(kept) < len(texts):
             rows = [rows[i] for i in kept]
@@ -117,18 +120,28 @@ def similarities(new: Comparable, others: list[Comparable], cutoff: float) -> li
     if not others or not new.text:
         return out
     plain = [0.0] * len(others)
+    texts = list(map(_TEXT, others))
     # (rapidfuzz skips a pair whose lengths alone keep it below the cutoff — ``ratio`` is at most
     # ``200 * min(la, lb) / (la + lb)`` — so a length filter here in Python only costs time.)
-    for _, score, i in process.extract(new.text, [o.text for o in others], scorer=fuzz.ratio, score_cutoff=cutoff,
-                                       limit=None):
-        if others[i].text:
+    for _, score, i in process.extract(new.text, texts, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None):
+        if texts[i]:
             plain[i] = score
             out[i] = (score, "ratio")
     if not new.cjk:
-        latin = [i for i, o in enumerate(others) if not o.cjk and o.text]
-        for _, score, j in process.extract(new.sorted_words, [others[i].sorted_words for i in latin],
-                                           scorer=fuzz.ratio, score_cutoff=cutoff, limit=None):
-            i = latin[j]
+        if any(map(_CJK, others)) or not all(texts):
+            latin: list[int] | None = [i for i, o in enumerate(others) if not o.cjk and o.text]
+            words = [others[i].sorted_words for i in latin]
+        else:  # (the usual case: every earlier text is a non-empty non-Japanese one)
+            latin, words = None, list(map(_SORTED_WORDS, others))
+        for _, score, j in process.extract(new.sorted_words, words, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None):
+            i = j if latin is None else latin[j]
             if score > plain[i]:
                 out[i] = (score, "token_sort_ratio")
     return out
+
+
+_ROW_TEXT = attrgetter("text")
+_ROW_COMPARABLE = attrgetter("comparable")
+_TEXT = itemgetter(0)  # Comparable.text
+_CJK = itemgetter(1)  # Comparable.cjk
+_SORTED_WORDS = itemgetter(2)  # Comparable.sorted_words

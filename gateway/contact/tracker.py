@@ -31,7 +31,7 @@ from gateway.contact.fingerprint import (
 )
 from gateway.contact.history import CustomerHistory
 from gateway.contact.settings import ContactSettings
-from gateway.contact.windows import Stamp, WindowCount, count_windows
+from gateway.contact.windows import Stamp, WindowCount, breached_counts, count_windows
 from gateway.model import Evidence, Finding, Message
 from gateway.store.messages import (
     Candidate,
@@ -48,7 +48,10 @@ COMPARABLE_CACHE = 8_192  # comparable texts kept in memory (about 4 MB at most)
 BREACHES_MEMO = 16_384  # customers whose latest message's breached windows are kept (~200 B each)
 INDEX_SLACK = timedelta(days=1)  # the campaign index keeps this much more than the lookback
 _US = timedelta(microseconds=1)
+_INDEX_SLACK_US = INDEX_SLACK // _US
 _RECEIVED_US = attrgetter("received_us")
+_ID = attrgetter("id")
+_CUSTOMER = attrgetter("customer")
 
 
 class ContactTracker:
@@ -76,6 +79,7 @@ class ContactTracker:
         self._dup_lookback_us = self.settings.duplicates.lookback // _US
         self._thread_windows = any(w.scope == "thread" for w in windows)
         self._thread_only = tuple(w for w in windows if w.scope == "thread")
+        self._limits_positive = all(w.limit >= 1 for w in windows)  # one message alone breaches nothing
         self._index_keep_us = (self.settings.campaigns.lookback + INDEX_SLACK) // _US
         self._campaign_lookback_us = int(self.settings.campaigns.lookback.total_seconds() * 1_000_000)
         # message id -> prepared comparable text: the same recent messages are compared again and
@@ -108,12 +112,13 @@ class ContactTracker:
         cfg = self.settings.campaigns
         batch = list(messages)
         ignore = self.settings.ignore_lines
+        enabled, min_chars, min_ja = cfg.enabled, cfg.min_chars, cfg.min_chars_ja
         for message in batch:
             text = message.text
             span = core_span(text, ignore)
             comp = Comparable.of_core(text[span[0] : span[1]])
             prepared[message.id] = _Prepared(text, span, comp, None)
-            if cfg.eligible(comp.text, comp.cjk):
+            if enabled and len(comp.text) >= (min_ja if comp.cjk else min_chars):  # (``cfg.eligible``)
                 eligible.append((message.id, comp.text))
         keys = self.hasher.bands_for_texts([text for _, text in eligible])
         indexed = [(message_id, k) for (message_id, _), k in zip(eligible, keys) if k is not None]
@@ -130,9 +135,9 @@ class ContactTracker:
                 combined = index.combined(matrix)
                 generation, hits = index.lookup_many(matrix)
             for i, (message_id, k) in enumerate(indexed):
-                prepared[message_id] = prepared[message_id]._replace(
-                    keys=k, bands=blob[i * width : (i + 1) * width], combined=combined[i], generation=generation,
-                    hits=hits[i])
+                base = prepared[message_id]  # (``_replace`` written out: a tuple made directly costs a fifth)
+                prepared[message_id] = _Prepared(base[0], base[1], base[2], k, blob[i * width : (i + 1) * width],
+                                                 combined[i], generation, hits[i])
         self._prepared = prepared
         preload = getattr(self.store, "preload", None)
         times = [to_us(m.received_at) for m in batch if m.received_at is not None]
@@ -179,45 +184,52 @@ class ContactTracker:
         # them) — so the store's cache holds no more than that per customer and thread.
         customer_rows: list[Candidate] = []
         if message.sender:
-            customer_rows = [
-                r for r in store.rows_tail(customer=message.sender, since_us=at_us - self._lookback_us, until_us=at_us,
-                                           window_us=self._longest_us, last=self.settings.duplicates.max_compare + 1)
-                if r.id != at_id and (r.received_us < at_us or r.id < at_id)
-            ]
+            customer_rows = _earlier(
+                store.rows_tail(customer=message.sender, since_us=at_us - self._lookback_us, until_us=at_us,
+                                window_us=self._longest_us, last=self.settings.duplicates.max_compare + 1),
+                at_us, at_id)
         thread_rows: list[Candidate] = []
         if message.thread and self._thread_windows:
-            thread_since_us = at_us - self._longest_us
-            thread_rows = [
-                r for r in store.rows_tail(thread=message.thread, since_us=thread_since_us, until_us=at_us,
-                                           window_us=self._longest_us, last=0)
-                if r.id != at_id and (r.received_us < at_us or r.id < at_id)
-            ]
+            thread_rows = _earlier(
+                store.rows_tail(thread=message.thread, since_us=at_us - self._longest_us, until_us=at_us,
+                                window_us=self._longest_us, last=0),
+                at_us, at_id)
 
         out: list[Finding] = []
-        window_start_us = at_us - self._longest_us
-        counts = count_windows(
-            self.settings.windows if message.sender else self._thread_only,
-            at,
-            customer_rows[bisect.bisect_right(customer_rows, window_start_us, key=_RECEIVED_US) :],  # sorted by time
-            thread_rows,
-            self.settings.burst,
-        )
-        rate = self._rate_finding(message, counts, evidence)
-        if rate:
-            out.append(rate)
+        breached: list[WindowCount] = []
+        if customer_rows or thread_rows or not self._limits_positive:
+            # (With no earlier row every window counts the message alone: 1, never above a
+            # positive limit, so nothing to count.) The windows' counts are only needed when one
+            # is breached: for the finding, and the names for ``history``.
+            window_start_us = at_us - self._longest_us
+            counts = breached_counts(
+                self.settings.windows if message.sender else self._thread_only,
+                at,
+                customer_rows[bisect.bisect_right(customer_rows, window_start_us, key=_RECEIVED_US) :],  # sorted by time
+                thread_rows,
+                self.settings.burst,
+            )
+            if counts is not None:
+                breached = [c for c in counts if c.count > c.window.limit]  # (``WindowCount.breached``, written out)
+                rate = self._rate_finding(message, counts, evidence, breached) if breached else None
+                if rate:
+                    out.append(rate)
 
-        dup_since_us = at_us - self._dup_lookback_us
-        threshold = self.settings.duplicates.similarity_ja if prepared.cjk else self.settings.duplicates.similarity
-        dups = find_duplicates(
-            prepared,
-            customer_rows[max(bisect.bisect_left(customer_rows, dup_since_us, key=_RECEIVED_US),
-                              len(customer_rows) - self.settings.duplicates.max_compare) :],
-            threshold=threshold,
-            min_chars=self.settings.duplicates.min_chars,
-            ignore_lines=self.settings.ignore_lines,
-            comparable_of=self._comparable_of,
-            new_hash=fingerprints.content_hash,
-        )
+        duplicates = self.settings.duplicates
+        threshold = duplicates.similarity_ja if prepared.cjk else duplicates.similarity
+        dups: list[DuplicateMatch] = []
+        if customer_rows:  # (none earlier: no duplicate)
+            dup_since_us = at_us - self._dup_lookback_us
+            dups = find_duplicates(
+                prepared,
+                customer_rows[max(bisect.bisect_left(customer_rows, dup_since_us, key=_RECEIVED_US),
+                                  len(customer_rows) - duplicates.max_compare) :],
+                threshold=threshold,
+                min_chars=duplicates.min_chars,
+                ignore_lines=self.settings.ignore_lines,
+                comparable_of=self._comparable_of,
+                new_hash=fingerprints.content_hash,
+            )
         if dups:
             out.append(self._duplicate_finding(message, dups, threshold, evidence))
             repeated = self._repeated_demand_finding(message, dups, evidence)
@@ -231,7 +243,7 @@ class ContactTracker:
         seq = store.record(message, list(findings) + out, fingerprints)
         self._observed = (at_id, at_us, seq is not None)
         if message.sender:
-            self._remember_breaches(message, at, counts)
+            self._remember_breaches(message, at, breached)
         if seq is not None:  # newly stored with this text
             if not isinstance(store, SqliteMessageStore):  # (the SQLite store's rows carry it)
                 self._remember_comparable(message.id, prepared)
@@ -249,7 +261,7 @@ class ContactTracker:
         index.add(seq, keys, received_us, combined)
         if self._newest_us is None or received_us > self._newest_us:
             self._newest_us = received_us
-            newest = min(received_us, to_us(self.clock()) + INDEX_SLACK // _US)
+            newest = min(received_us, to_us(self.clock()) + _INDEX_SLACK_US)
             index.expire(newest - self._index_keep_us)
 
     def _comparable_of(self, row: Candidate) -> Comparable:
@@ -273,7 +285,7 @@ class ContactTracker:
             del self._comparable[next(iter(self._comparable))]  # the oldest entry
         self._comparable[message_id] = text
 
-    def _remember_breaches(self, message: Message, at: Stamp, counts: list[WindowCount]) -> None:
+    def _remember_breaches(self, message: Message, at: Stamp, breached: list[WindowCount]) -> None:
         """Keep the windows ``message`` breached, for ``history`` right after (which counts them
         again at the customer's latest message: usually this one), with the store's token that
         says whether anything recorded since could change them."""
@@ -284,7 +296,7 @@ class ContactTracker:
         if token is None:
             return
         memo = self._breaches
-        entry = (at.received_us, at.id, token, [c.window.name for c in counts if c.breached])
+        entry = (at.received_us, at.id, token, [c.window.name for c in breached])
         earlier = memo.pop(message.sender, None)
         if len(memo) >= BREACHES_MEMO:
             del memo[next(iter(memo))]  # the oldest entry
@@ -296,8 +308,11 @@ class ContactTracker:
         """The breaches ``observe`` found for ``last`` when nothing since can have changed them:
         no message sorting before it recorded for the customer's keys or its thread (the store's
         token), and the message left out sorting after it (so leaving it out changes nothing)."""
-        memo = next((e for e in self._breaches.get(customer, ()) if e[1] == last.id and e[0] == last.received_us), None)
-        if memo is None:
+        last_id, last_us = last.id, last.received_us
+        for memo in self._breaches.get(customer, ()):
+            if memo[1] == last_id and memo[0] == last_us:
+                break
+        else:
             return None
         if exclude_id is not None:
             observed = self._observed
@@ -388,8 +403,10 @@ class ContactTracker:
         return self._index
 
     # -- findings -------------------------------------------------------------------------------
-    def _rate_finding(self, message: Message, counts: list[WindowCount], evidence: "_Evidence") -> Finding | None:
-        breached = [c for c in counts if c.breached]
+    def _rate_finding(self, message: Message, counts: list[WindowCount], evidence: "_Evidence",
+                      breached: list[WindowCount] | None = None) -> Finding | None:
+        if breached is None:
+            breached = [c for c in counts if c.breached]
         if not breached:
             return None
         worst = max(breached, key=lambda c: c.count / c.window.limit)
@@ -450,27 +467,32 @@ class ContactTracker:
         if not cfg.enabled or keys is None:
             return None
         text = prepared.text
-        own = set(self.store.customer_keys(message.sender)) if message.sender else set()
         since_us = at.received_us - self._campaign_lookback_us
         at_us, at_id = at.received_us, at.id
-        rows: list[Candidate] = []
-        floors = _length_floors(len(text), cfg.similarity)
         index = self.index
         if ready is not None and ready.generation == index.generation and ready.combined is not None:
             seqs = index.candidates(keys, cfg.max_candidates, combined=ready.combined, sorted_hits=ready.hits)
         else:
             seqs = index.candidates(keys, cfg.max_candidates)
+        if not seqs:
+            return None  # (no candidate: no campaign, whatever ``min_customers`` says)
         found = self.store.candidates(seqs, since_us) if self._attach is not None else self.store.candidates(seqs)
-        for row in found:
-            if row.id == at_id or row.customer in own or row.text is None:
-                continue
-            if not (since_us < row.received_us and (row.received_us < at_us or (row.received_us == at_us and row.id < at_id))):
-                continue
-            if not _too_short(row, floors):
-                rows.append(row)
+        own = set(self.store.customer_keys(message.sender)) if message.sender else set()
+        if len(set(map(_CUSTOMER, found)) - own) + 1 < cfg.min_customers:
+            return None  # too few other customers among all the candidates (what is checked below, sooner)
+        floor_comparable, floor_raw = _length_floors(len(text), cfg.similarity)
+        # Another customer's earlier message within the lookback, still with its text, and not
+        # ``_too_short`` (written out: this runs for every candidate).
+        rows: list[Candidate] = [
+            row for row in found
+            if row.id != at_id and row.customer not in own and row.text is not None
+            and since_us < row.received_us and (row.received_us < at_us or (row.received_us == at_us and row.id < at_id))
+            and (len(row.comparable.text) >= floor_comparable if row.comparable is not None  # type: ignore[attr-defined]
+                 else len(row.text) >= floor_raw)
+        ]
         if len({r.customer for r in rows}) + 1 < cfg.min_customers:
             return None  # too few other customers even if every candidate matched
-        scores = _scores(prepared, [self._comparable_of(r) for r in rows], cfg.similarity)
+        scores = _scores(prepared, [r.comparable or self._comparable_of(r) for r in rows], cfg.similarity)  # type: ignore[misc]
         matches = [(row, score) for row, score in zip(rows, scores) if score >= cfg.similarity]
         if not matches:
             return None
@@ -533,6 +555,22 @@ class _Evidence:
     def __call__(self) -> list[Evidence]:
         start, end = self.span
         return [Evidence(start, end, self._message.text[start:end])]
+
+
+def _earlier(rows: list[Candidate], at_us: int, at_id: str) -> list[Candidate]:
+    """The rows (sorted by ``(received_us, id)``, none after ``at_us``) that come before the
+    message ``(at_us, at_id)``, never the message itself: ``[r for r in rows if r.id != at_id and
+    (r.received_us < at_us or r.id < at_id)]``, with the per-row checks done in C — only rows
+    at ``at_us`` itself need their ids compared, and the list is returned as it is when the
+    message's own id is not among them (the usual case)."""
+    if not rows:
+        return rows
+    if rows[-1].received_us >= at_us:
+        end = bisect.bisect_left(rows, at_us, key=_RECEIVED_US)
+        rows = rows[:end] + [r for r in rows[end:] if r.id < at_id]  # (at or after ``at_us``: ties by id)
+    if at_id in map(_ID, rows):
+        rows = [r for r in rows if r.id != at_id]
+    return rows
 
 
 def _scores(new: Comparable, others: list[Comparable], cutoff: float) -> list[float]:

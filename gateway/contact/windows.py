@@ -17,9 +17,14 @@ import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from itertools import accumulate
+from operator import attrgetter, sub
 from typing import Protocol
 
 from gateway.contact.settings import RateWindow
+
+_RECEIVED_US = attrgetter("received_us")
+_ID = attrgetter("id")
 
 
 class Stamped(Protocol):
@@ -105,63 +110,107 @@ def count_windows(
     keys and its end before ``at`` found once: this runs twice for every message.)"""
     burst_us = int(burst.total_seconds() * 1_000_000)
     at_us, at_id = at.received_us, at.id
-    out: list[WindowCount] = []
-    scopes: dict[str, _Scope | None] = {}
-    for window in windows:
-        if window.scope not in scopes:
-            scopes[window.scope] = _Scope.of(customer_history if window.scope == "customer" else thread_history,
-                                             at_us, at_id, burst_us)
-        scope = scopes[window.scope]
+    plan = _plan(windows)
+    out: list[WindowCount] = [None] * len(windows)  # type: ignore[list-item]
+    for customer, members in plan:
+        history = customer_history if customer else thread_history
+        scope = _scope(history, at_us, at_id, burst_us)
         if scope is None:  # the message's own id among the earlier rows: count it the long way
-            out.append(_count_slowly(window, at, customer_history if window.scope == "customer" else thread_history,
-                                     burst_us))
+            for i, window, _ in members:
+                out[i] = _count_slowly(window, at, history, burst_us)
             continue
-        lo = bisect.bisect_right(scope.us, at_us - _within_us(window), 0, scope.hi)  # strictly after start
-        out.append(scope.count(window, lo))
+        us, ids, hi, starts = scope
+        if burst_us > 0 and hi:
+            # contacts in rows lo..hi-1 plus the message: 1 + starts[hi] - starts[lo + 1] + (the
+            # message more than the gap after the row before it); 1 when no row is inside
+            whole = 1 + starts[hi] + (at_us - us[hi - 1] > burst_us)
+            for i, window, within_us in members:
+                lo = bisect.bisect_right(us, at_us - within_us, 0, hi)  # strictly after start
+                out[i] = WindowCount(window, whole - starts[lo + 1] if lo < hi else 1, ids[lo:hi], hi - lo + 1)
+        else:
+            for i, window, within_us in members:
+                lo = bisect.bisect_right(us, at_us - within_us, 0, hi)
+                out[i] = WindowCount(window, hi - lo + 1, ids[lo:hi], hi - lo + 1)
     return out
 
 
-class _Scope:
-    """One history's rows before the message, prepared once for all its windows: times and ids
-    as lists, and for a burst gap the running number of contacts (a message more than the gap
-    after the one before it starts a new contact), so each window costs two bisects."""
+def breached_counts(
+    windows: Sequence[RateWindow],
+    at: Stamp,
+    customer_history: Sequence[Stamped],
+    thread_history: Sequence[Stamped],
+    burst: timedelta = timedelta(0),
+) -> list[WindowCount] | None:
+    """``count_windows(...)`` when at least one window is breached, else None: most messages
+    breach nothing, and then only the counts are worked out, not a ``WindowCount`` each."""
+    burst_us = int(burst.total_seconds() * 1_000_000)
+    at_us, at_id = at.received_us, at.id
+    for customer, members in _plan(windows):
+        scope = _scope(customer_history if customer else thread_history, at_us, at_id, burst_us)
+        if scope is None:  # (the message's own id among the earlier rows: the long way)
+            return count_windows(windows, at, customer_history, thread_history, burst)
+        us, _, hi, starts = scope
+        if burst_us > 0 and hi:
+            whole = 1 + starts[hi] + (at_us - us[hi - 1] > burst_us)
+            for _, window, within_us in members:
+                lo = bisect.bisect_right(us, at_us - within_us, 0, hi)
+                if (whole - starts[lo + 1] if lo < hi else 1) > window.limit:
+                    return count_windows(windows, at, customer_history, thread_history, burst)
+        else:
+            for _, window, within_us in members:
+                if hi - bisect.bisect_right(us, at_us - within_us, 0, hi) + 1 > window.limit:
+                    return count_windows(windows, at, customer_history, thread_history, burst)
+    return None
 
-    __slots__ = ("us", "ids", "hi", "starts", "at_us", "burst_us")
 
-    @classmethod
-    def of(cls, history: Sequence[Stamped], at_us: int, at_id: str, burst_us: int) -> "_Scope | None":
-        self = cls()
-        us = self.us = [h.received_us for h in history]
-        hi = bisect.bisect_left(us, at_us)
-        while hi < len(history) and us[hi] == at_us and history[hi].id < at_id:
-            hi += 1  # the same time, an id before the message's: earlier (ties by id)
-        self.hi = hi
-        ids = self.ids = [h.id for h in history[:hi]]
-        if at_id in ids:
-            return None
-        self.at_us, self.burst_us = at_us, burst_us
-        if burst_us > 0:
-            # starts[i]: rows among the first i that start a contact after their predecessor.
-            starts = [0, 0]
-            n = 0
-            for a, b in zip(us, us[1:hi]):
-                n += b - a > burst_us
-                starts.append(n)
-            self.starts = starts
-        return self
+Plan = list[tuple[bool, list[tuple[int, RateWindow, int]]]]
 
-    def count(self, window: RateWindow, lo: int) -> WindowCount:
-        hi = self.hi
-        inside = hi - lo
-        count = inside + 1
-        if self.burst_us > 0 and inside:
-            starts = self.starts
-            count = 1 + starts[hi] - starts[lo + 1] + (self.at_us - self.us[hi - 1] > self.burst_us)
-        return WindowCount(window, count, self.ids[lo:hi], inside + 1)
+#: windows (by identity) -> (the windows, their plan)
+_PLANS: dict[int, tuple[Sequence[RateWindow], Plan]] = {}
+
+
+def _plan(windows: Sequence[RateWindow]) -> Plan:
+    """The windows grouped by scope (customer first when it comes first), each with its place
+    in the answer and its length in µs: worked out once per settings object (a tuple: the
+    settings' windows never change) instead of once per window per message."""
+    if type(windows) is tuple:
+        got = _PLANS.get(id(windows))
+        if got is not None and got[0] is windows:
+            return got[1]
+    groups: dict[bool, list[tuple[int, RateWindow, int]]] = {}
+    for i, w in enumerate(windows):
+        groups.setdefault(w.scope == "customer", []).append((i, w, _within_us(w)))
+    plan = list(groups.items())
+    if type(windows) is tuple:
+        if len(_PLANS) >= 64:
+            _PLANS.clear()
+        _PLANS[id(windows)] = (windows, plan)
+    return plan
+
+
+def _scope(history: Sequence[Stamped], at_us: int, at_id: str,
+           burst_us: int) -> tuple[list[int], list[str], int, list[int]] | None:
+    """One history's rows before the message, prepared once for all its windows: times, the
+    number of rows before the message (``hi``), their ids, and for a burst gap the running
+    number of contacts (a message more than the gap after the one before it starts a new
+    contact), so each window costs one bisect. None when the message's own id is among them."""
+    us = list(map(_RECEIVED_US, history))
+    hi = bisect.bisect_left(us, at_us)
+    while hi < len(history) and us[hi] == at_us and history[hi].id < at_id:
+        hi += 1  # the same time, an id before the message's: earlier (ties by id)
+    ids = list(map(_ID, history[:hi]))
+    if at_id in ids:
+        return None
+    starts: list[int] = []
+    if burst_us > 0:
+        # starts[i]: rows among the first i that start a contact after their predecessor
+        # (starts[0] = starts[1] = 0), as one running sum over the gaps, all in C.
+        starts = [0, *accumulate(map(burst_us.__lt__, map(sub, us[1:hi], us)), initial=0)]
+    return us, ids, hi, starts
 
 
 def _count_slowly(window: RateWindow, at: Stamp, history: Sequence[Stamped], burst_us: int) -> WindowCount:
-    """One window's count, message by message (what ``_Scope`` computes faster)."""
+    """One window's count, message by message (what ``_scope`` prepares faster)."""
     keys = [(h.received_us, h.id) for h in history]
     hi = bisect.bisect_left(keys, at.key)
     lo = bisect.bisect_right(keys, (at.received_us - _within_us(window), "\U0010ffff"), 0, hi)

@@ -41,6 +41,7 @@ import sqlite3
 import sys
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ MAX_LINKS = 16_384  # customer keys whose links are kept (~300 B each)
 
 CANDIDATE_COLUMNS = "seq, id, customer, received_us, text, content_hash, thread"
 _SERIALS = itertools.count(1)
+_SEQ = attrgetter("seq")
 
 
 @dataclass(eq=False, slots=True)
@@ -74,7 +76,7 @@ class Span:
     # Bumped whenever a row arrives that sorts before this span's newest row (a message older
     # than one already cached for the key): what was computed for the later rows may be stale.
     disorder: int = 0
-    serial: int = field(default_factory=lambda: next(_SERIALS))  # tells a reloaded span from this one
+    serial: int = field(default_factory=_SERIALS.__next__)  # tells a reloaded span from this one
 
     def between(self, lo_us: int, hi_us: int) -> list["Candidate"]:
         """Rows with ``lo_us <= received_us <= hi_us`` (``lo_us >= since_us``)."""
@@ -83,6 +85,11 @@ class Span:
 
     def add(self, row: "Candidate") -> None:
         us = self.us
+        received_us = row.received_us
+        if not us or received_us > us[-1]:  # (the usual case: newer than every row)
+            self.rows.append(row)
+            us.append(received_us)
+            return len(us) - 1
         at = bisect.bisect_right(us, row.received_us)
         rows = self.rows
         while at > 0 and us[at - 1] == row.received_us and rows[at - 1].id > row.id:
@@ -100,6 +107,16 @@ class Span:
         if not us:
             return 0
         newest = us[-1]
+        slack = TRIM_SLACK
+        if slack > 0:
+            # Nothing to cut unless the slack-th row lies before the front computed below:
+            # before ``newest - depth_us``, or (with more than ``keep_last`` rows and the slack
+            # before the newest one) before the window. Checked first: most inserts cut nothing.
+            if len(us) < slack:
+                return 0
+            probe = us[slack - 1]
+            if probe >= newest - depth_us and (probe > newest - window_us or len(us) - 1 - keep_last < slack):
+                return 0
         front = newest - window_us + 1  # rows after ``newest - window_us``
         before = bisect.bisect_left(us, newest) - keep_last  # the last ``keep_last`` before ``newest``
         front = min(front, us[before]) if before > 0 else us[0]
@@ -258,7 +275,8 @@ class MessageCache:
         self._inserts += 1
         if self._inserts % SWEEP_EVERY == 0:
             self._sweep()
-        self._fit()
+        if self.span_bytes > (MAX_SPAN_BYTES if self.max_span_bytes is None else self.max_span_bytes):
+            self._fit()
 
     def _fit(self) -> None:
         """Drop the least recently used spans until all fit the byte budget."""
@@ -314,10 +332,12 @@ class MessageCache:
 
     def _install(self, name: tuple[str, str], span: Span) -> Span:
         """Keep a span just read from the table (replacing the key's older one) within the budget."""
-        span.bytes = sum(row_bytes(r) for r in span.rows)
-        for row in span.rows:
-            if row.seq > self.max_seq:
-                self.max_seq = row.seq
+        rows = span.rows
+        if rows:  # (a new thread's span is empty: one per fresh mail)
+            span.bytes = sum(map(row_bytes, rows))
+            top = max(map(_SEQ, rows))
+            if top > self.max_seq:
+                self.max_seq = top
         old = self.spans.pop(name, None)
         if old is not None:
             self.span_bytes -= old.bytes + SPAN_BYTES
@@ -364,9 +384,10 @@ class MessageCache:
         span = self.spans.get(name)
         if span is not None and span.since_us <= until_us - window_us + 1:
             lo = max(since_us, span.since_us)
-            if span.since_us <= since_us or bisect.bisect_left(span.us, until_us) >= last:
+            us = span.us
+            if span.since_us <= since_us or bisect.bisect_left(us, until_us) >= last:
                 self.spans.move_to_end(name)
-                return span.between(lo, until_us)
+                return span.rows[bisect.bisect_left(us, lo) : bisect.bisect_right(us, until_us)]  # (``between``)
         return self.span(conn, column, key, since_us).between(since_us, until_us)
 
     def replaced(self) -> None:
@@ -396,6 +417,9 @@ class MessageCache:
             else:
                 summaries.move_to_end(key)
             total += summary[0]
+            if not counts:  # (the first key, usually the only one: a copy)
+                counts = dict(summary[1])
+                continue
             for category, n in summary[1].items():
                 counts[category] = counts.get(category, 0) + n
         if own is not None and own[0] in keys:
@@ -425,15 +449,12 @@ class MessageCache:
             horizon = since_us - SEQ_SLACK_US
             if self.seq_horizon_us is None or horizon > self.seq_horizon_us:
                 self.seq_horizon_us = horizon
-        get = self.by_seq.get
-        found: list[Candidate] = []
+        wanted = sorted(set(seqs))
+        got = list(map(self.by_seq.get, wanted))
+        found: list[Candidate] = list(filter(None, got))  # (a row is always true; None is a miss)
         missing: list[int] = []
-        for s in sorted(set(seqs)):
-            row = get(s)
-            if row is None:
-                missing.append(s)
-            else:
-                found.append(row)
+        if len(found) < len(got):
+            missing = [s for s, row in zip(wanted, got) if row is None]
         if missing:
             marks = ",".join("?" * len(missing))
             for r in conn.execute(f"SELECT {CANDIDATE_COLUMNS} FROM messages WHERE seq IN ({marks})", missing):

@@ -300,11 +300,17 @@ class _Session:
 
     def __enter__(self) -> None:
         self._lock.acquire()  # type: ignore[attr-defined]
-        self._cache.enter()
+        cache = self._cache  # (``MessageCache.enter``, written out: two sessions a message)
+        if not cache._session:
+            cache._synced = False
+        cache._session += 1
 
     def __exit__(self, *exc: object) -> None:
         try:
-            self._cache.leave()
+            cache = self._cache  # (``MessageCache.leave``, written out)
+            cache._session -= 1
+            if not cache._session:
+                cache._synced = False
         finally:
             self._lock.release()  # type: ignore[attr-defined]
 
@@ -327,6 +333,7 @@ class SqliteMessageStore:
         db.migrate()
         # Shared by every store on this Database, so a write through any of them shows at once.
         self._cache = _CACHES.setdefault(db, MessageCache())
+        self._session_object = _Session(db._lock, self._cache)
         if cache_bytes is not None:  # the cached rows' byte budget (message_cache.MAX_SPAN_BYTES by default)
             self._cache.max_span_bytes = cache_bytes
 
@@ -334,7 +341,7 @@ class SqliteMessageStore:
         """Several reads that may share one cache check (one tracker step): the cache is checked
         against the database once instead of before every read. (A plain object, not a
         generator: entered twice per message, where ``contextmanager`` cost 2 µs a time.)"""
-        return _Session(self.db._lock, self._cache)
+        return self._session_object  # (it holds no state of its own: one per store, entered as often as wanted)
 
     def _sync(self) -> None:
         """Check the shared cache against the database (MessageCache.sync) — once per write
@@ -356,6 +363,13 @@ class SqliteMessageStore:
             local[_CHECKED] = self._cache
 
     def _linked(self, key: str) -> tuple[str, list[str]]:
+        cache = self._cache
+        if cache._session and cache._synced:
+            # Checked already in this step (a contact-stage step asks for the same customer's
+            # links six or seven times): what the locked path below would find first.
+            hit = cache.links.get(key)
+            if hit is not None:
+                return hit
         with self.db._lock:
             cache = self._cache
             if not (cache._session and cache._synced):
@@ -409,7 +423,8 @@ class SqliteMessageStore:
     def _insert(self, conn: sqlite3.Connection, message: Message, received: datetime, received_us: int,
                 categories: tuple[str, ...], findings_json: str, fingerprints: Fingerprints) -> int | None:
         """The statements of ``record``; None when the id was already stored (findings replaced)."""
-        self._sync()
+        if not (self._cache._session and self._cache._synced):  # (checked already in this step)
+            self._sync()
         cur = conn.execute(
             "INSERT INTO messages(id, source, customer, thread, received_at, received_us, lang, subject, text, "
             "content_hash, bands, findings, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -544,7 +559,8 @@ class SqliteMessageStore:
         if not wanted:
             return []
         with self.db._lock:
-            self._sync()
+            if not (self._cache._session and self._cache._synced):  # (checked already in this step)
+                self._sync()
             return self._cache.rows(self.db.conn, wanted, since_us)
 
     @staticmethod
@@ -588,17 +604,22 @@ class SqliteMessageStore:
         of the last ``last - 1`` messages, and lets the cache keep no more than that."""
         with self.db._lock:
             if customer:
-                spans = [("customer", k) for k in self._linked(customer)[1]]
+                keys = self._linked(customer)[1]
+                if len(keys) == 1:  # (one key: no list of spans to make)
+                    column, key = "customer", keys[0]
+                else:
+                    spans = [("customer", k) for k in keys]
+                    column = ""
             elif thread:
-                spans = [("thread", thread)]
+                column, key = "thread", thread
             else:
                 return []
             cache = self._cache
             conn = self.db.conn
             if not (cache._session and cache._synced):
                 self._sync()
-            if len(spans) == 1:
-                return cache.tail(conn, *spans[0], since_us, until_us, window_us, last)
+            if column:
+                return cache.tail(conn, column, key, since_us, until_us, window_us, last)
             rows = [r for column, key in spans for r in cache.tail(conn, column, key, since_us, until_us, window_us, last)]
         rows.sort(key=lambda r: (r.received_us, r.id))
         return rows
@@ -612,7 +633,7 @@ class SqliteMessageStore:
             self._sync()
             cache = self._cache
             conn = self.db.conn
-            keys = [k for c in customers if c for k in self._linked(c)[1]]
+            keys = [k for c in dict.fromkeys(customers) if c for k in self._linked(c)[1]]  # (each customer once)
             if keys:
                 cache.preload(conn, "customer", keys, customers_since_us)
             threads = [t for t in threads if t]
@@ -627,7 +648,14 @@ class SqliteMessageStore:
             cache = self._cache
             if not (cache._session and cache._synced):
                 self._sync()
-            names = [("customer", k) for k in self._linked(customer)[1]] if customer else []
+            keys = self._linked(customer)[1] if customer else ()
+            spans = cache.spans
+            if len(keys) == 1 and thread:  # (the usual case, written out)
+                first, second = spans.get(("customer", keys[0])), spans.get(("thread", thread))
+                if first is None or second is None:
+                    return None
+                return (first.serial, first.disorder, second.serial, second.disorder)
+            names = [("customer", k) for k in keys]
             if thread:
                 names.append(("thread", thread))
             token: list[object] = []
@@ -668,7 +696,8 @@ class SqliteMessageStore:
         with self.db._lock:
             keys = self._linked(customer)[1]
             conn = self.db.conn
-            self._sync()
+            if not (self._cache._session and self._cache._synced):  # (checked already in this step)
+                self._sync()
             cached = self._cache.summary(conn, keys, exclude)
             if cached is not None:
                 total, counts = cached

@@ -47,6 +47,26 @@ def test_window_counts_equal_the_message_by_message_count(burst: timedelta) -> N
         assert fast == slow
 
 
+@pytest.mark.parametrize("burst", [timedelta(0), timedelta(minutes=2)])
+def test_breached_counts_are_the_counts_when_a_window_is_breached_else_none(burst: timedelta) -> None:
+    from gateway.contact.windows import breached_counts
+
+    rng = random.Random(4)
+    windows = ContactSettings.defaults().windows + (RateWindow(timedelta(seconds=45), 2, "customer"),
+                                                    RateWindow(timedelta(hours=2), 1, "thread"))
+    seen = Counter()
+    for _ in range(600):
+        customer, thread = _history(rng, rng.randrange(0, 40)), _history(rng, rng.randrange(0, 12))
+        pool = customer + thread
+        at = rng.choice(pool) if pool and rng.random() < 0.5 else Stamp(rng.randrange(0, 40 * 86400 * US), "zz")
+        counts = count_windows(windows, at, customer, thread, burst)
+        got = breached_counts(windows, at, customer, thread, burst)
+        breached = any(c.breached for c in counts)
+        assert got == (counts if breached else None)
+        seen[breached] += 1
+    assert seen[True] > 50 and seen[False] > 50  # both answers were exercised
+
+
 def test_a_history_holding_the_message_itself_is_counted_without_it() -> None:
     window = RateWindow(timedelta(hours=1), 1, "customer")
     history = [Stamp(0, "b"), Stamp(10, "c"), Stamp(20, "a")]  # "a" again, at an earlier time than at
@@ -148,3 +168,67 @@ def test_cached_customer_summaries_equal_the_tables(tmp_path) -> None:
             total, counts, _ = store.customer_summary(customer, exclude)
             assert (total, counts) == _sql_summary(db, store.customer_keys(customer), exclude)
     db.close()
+
+
+def test_words_of_ascii_and_other_texts_equal_the_regex_split() -> None:
+    import unicodedata
+
+    from gateway.contact.fingerprint import (
+        _WORD,
+        Comparable,
+        _joined_words,
+        comparable_core,
+        is_cjk,
+    )
+
+    rng = random.Random(11)
+    alphabet = "abcXYZ019 _-.,!?'\t\n\x0b\x0c\x1f\x7f~@#é€ーお客様ｶﾅ１２"
+    for i in range(3000):
+        text = "".join(rng.choice(alphabet if i % 2 else alphabet[:27]) for _ in range(rng.randrange(0, 40)))
+        assert _joined_words(text) == " ".join(_WORD.findall(text)), repr(text)
+        joined = " ".join(_WORD.findall(unicodedata.normalize("NFKC", text).lower()))
+        plain = Comparable.of(joined.replace(" ", "") if is_cjk(joined) else joined)
+        assert Comparable.of_core(text) == Comparable.of(comparable_core(text)) == plain, repr(text)
+
+
+def test_earlier_rows_leave_out_the_message_and_later_ties() -> None:
+    from gateway.contact.tracker import _earlier
+    from gateway.store.messages import Candidate
+
+    rng = random.Random(5)
+    for _ in range(2000):
+        rows = sorted((Candidate(i, rng.choice(["a", "b", "c", "m", "z"]) + str(rng.randrange(3)), "x",
+                                 rng.randrange(5), "t") for i in range(rng.randrange(0, 8))),
+                      key=lambda r: (r.received_us, r.id))
+        at_us, at_id = rng.randrange(6), rng.choice(["b1", "m0", "m1", "c2"])
+        rows = [r for r in rows if r.received_us <= at_us]
+        plain = [r for r in rows if r.id != at_id and (r.received_us < at_us or r.id < at_id)]
+        assert _earlier(list(rows), at_us, at_id) == plain
+
+
+def test_core_span_is_the_same_with_and_without_quoted_lines() -> None:
+    from gateway.contact.fingerprint import core_span
+
+    ignore = ContactSettings.defaults().ignore_lines
+    lines = ["Hello Tom,", "> quoted", "  > also quoted", "Where is my refund?", "a > b is not a quote",
+             "Regards,", "Ann", "", "お世話になっております。", "返金はまだですか。", "よろしくお願いします。"]
+    rng = random.Random(2)
+    for _ in range(1500):
+        text = "\n".join(rng.choice(lines) for _ in range(rng.randrange(0, 7)))
+        start, end = core_span(text, ignore)
+        # the same span as cutting quoted lines first (the text without ">" must not change)
+        unquoted = "\n".join(line for line in text.split("\n") if not line.lstrip().startswith(">"))
+        if ">" not in text:
+            assert (start, end) == core_span(unquoted, ignore)
+        assert text[start:end].strip() == text[start:end]
+
+
+def test_tokens_mixed_for_a_batch_are_cached_as_one_by_one() -> None:
+    rng = random.Random(9)
+    tokens = list(dict.fromkeys("".join(rng.choice("abcxyz019éお") for _ in range(rng.randrange(1, 9)))
+                                for _ in range(500)))
+    batch, single = MinHasher(), MinHasher()
+    batch._mix_new(tokens)
+    for token in tokens:
+        assert batch._mixed_cache[token] == single._mixed(token), token
+        assert batch._token_cache[token] == single._token_hash(token), token

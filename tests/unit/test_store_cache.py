@@ -114,3 +114,35 @@ def test_history_after_a_rollback_matches_a_fresh_process(path: Path) -> None:
     fresh = ContactTracker(SqliteMessageStore(Database.open(path)), ContactSettings.defaults())
     assert live == fresh.history("ann@example.com", exclude_id="m6")
     assert live.messages_total == 5 and live.last_seen == T0 + timedelta(minutes=12)
+
+
+def test_a_span_is_cut_exactly_as_the_full_computation_says() -> None:
+    """``Span.cut`` checks first whether anything can go; it must cut what the computation over
+    every row cuts (and nothing when that cuts nothing)."""
+    import bisect
+    import random
+
+    from gateway.store import message_cache
+    from gateway.store.message_cache import Span
+    from gateway.store.messages import Candidate
+
+    def plain(us: list[int], keep_last: int, window_us: int, depth_us: int) -> int:
+        if not us:
+            return 0
+        newest = us[-1]
+        front = newest - window_us + 1
+        before = bisect.bisect_left(us, newest) - keep_last
+        front = min(front, us[before]) if before > 0 else us[0]
+        front = max(front, newest - depth_us)
+        drop = bisect.bisect_left(us, front)
+        return 0 if drop < message_cache.TRIM_SLACK else drop
+
+    rng = random.Random(8)
+    for _ in range(5000):
+        times = sorted(rng.randrange(0, 60) for _ in range(rng.randrange(0, 30)))
+        keep_last, window_us, depth_us = rng.randrange(0, 12), rng.randrange(1, 40), rng.randrange(0, 70)
+        span = Span(times[0] if times else 0, [Candidate(i, f"m{i}", "c", t, "x") for i, t in enumerate(times)], list(times))
+        drop = plain(times, keep_last, window_us, depth_us)
+        span.cut(keep_last, window_us, depth_us)
+        assert span.us == times[drop:], (times, keep_last, window_us, depth_us)
+        assert [r.received_us for r in span.rows] == times[drop:]
