@@ -246,7 +246,10 @@ _WORD = re.compile(r"[a-z*]+")
 # letter. Written to start with the (rare) symbol class, so the regex engine can skip ahead to it.
 _LEET_ANY = re.compile(r"[0134578@$!|+#%](?:(?<=[a-z*].)|(?<=[0134@$])(?=[a-z*]))")
 _LEET_ANY_CHARS = "0134578@$!|+#%"  # what a _LEET_ANY match starts with
-_NON_LETTER = {c: " " for c in range(128) if not (97 <= c <= 122 or c == 42)}
+#: ASCII characters other than letters and ``*`` to spaces, as a list indexed by code point
+#: (identity for the letters): ``str.translate`` then looks each character up by index, where
+#: a dict raised and cleared a ``KeyError`` for every letter, most of a text.
+_NON_LETTER: list[str] = [chr(c) if 97 <= c <= 122 or c == 42 else " " for c in range(128)]
 
 
 def _gap_matches(text: str) -> list[re.Match[str]]:
@@ -285,6 +288,29 @@ def _has_leet(text: str) -> bool:
     return first >= 0 and _LEET_ANY.search(text, first) is not None
 
 
+#: Quick checks before two leetspeak passes, over ``text.encode("ascii").translate(...)``: a
+#: _LEET_INNER match starts with one of its symbols (``S``) right after a letter or ``*`` (``a``),
+#: a _LEET_TAIL match with ``$0137`` (``T``) right after a letter. Without that pair, the pass
+#: would change nothing and is not run.
+_INNER_KINDS = bytes(ord("a") if 97 <= c <= 122 or c == 42 else ord("S") if chr(c) in "0134578@$!|+"
+                     else 32 for c in range(256))
+_TAIL_KINDS = bytes(ord("a") if 97 <= c <= 122 else ord("T") if chr(c) in "$0137" else 32 for c in range(256))
+
+
+def _leet_passes(t: str) -> str:
+    """The masking and leetspeak rewrites, in order; each replaces a match by as many characters.
+    A pass that cannot match (its quick check above) is skipped: it would return ``t`` itself."""
+    if "#" in t or "%" in t:
+        t = _MASK_INNER.sub(_masked, t)
+    if not t.isascii() or b"aS" in t.encode("ascii").translate(_INNER_KINDS):
+        t = _LEET_INNER.sub(_unleet, t)
+    t = _LEET_LEAD.sub(_unleet, t)
+    if "$" in t or "0" in t or "1" in t or "3" in t or "7" in t:
+        if not t.isascii() or b"aT" in t.encode("ascii").translate(_TAIL_KINDS):
+            t = _LEET_TAIL.sub(_unleet, t)
+    return t
+
+
 def words_of(text: str) -> list[str]:
     """The words of folded text (letters and masking stars), quickly."""
     if text.isascii():
@@ -321,13 +347,7 @@ class Normalizer:
             norm = _rewrite(norm, _JA_GAP, lambda m: [], _gap_matches(t))
             t = norm.text
         if _has_leet(t):
-            # Each of these replaces a match by as many characters, so the offsets stay.
-            if "#" in t or "%" in t:
-                t = _MASK_INNER.sub(_masked, t)
-            t = _LEET_INNER.sub(_unleet, t)
-            t = _LEET_LEAD.sub(_unleet, t)
-            if "$" in t or "0" in t or "1" in t or "3" in t or "7" in t:
-                t = _LEET_TAIL.sub(_unleet, t)
+            t = _leet_passes(t)  # as many characters as before, so the offsets stay
             if t != norm.text:
                 norm = Normalized(norm.original, t, norm.starts, norm.ends)
         words = words_of(norm.text)

@@ -409,11 +409,15 @@ class Prefilter:
                 full = text.encode("utf-8")
             except UnicodeEncodeError:  # lone surrogates
                 return None
-        for rs in self._sets:
+        for rs in self._sets:  # ``_Set.match`` written out: one Python call less per set
             if plain and rs.wide_only:
                 continue
-            if not rs.match(padded if rs.ascii else full, out):
-                return None
+            found = rs._match(padded if rs.ascii else full)
+            if not found or 0 not in found:
+                return None  # the sentinel is missing: RE2 gave up
+            if len(found) > 1:  # most texts: the sentinel alone
+                index = rs.index
+                out.update([index[k] for k in found if k])
         return out
 
 

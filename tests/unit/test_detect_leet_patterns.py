@@ -19,6 +19,7 @@ from gateway.detect.normalize import (
     _LEET_LEAD,
     _LEET_TAIL,
     _MASK_INNER,
+    _leet_passes,
     normalize,
 )
 
@@ -59,3 +60,25 @@ def test_known_evasions_still_fold() -> None:
     assert normalize("f#%k off").text == "f**k off"
     assert normalize("@bob is a b1tch$").text == "abob is a bitchs"
     assert normalize("4ss").text == "ass"
+
+
+def _all_passes(text: str) -> str:
+    """The four rewrites in order, each run whatever the text holds (no quick checks)."""
+    text = _MASK_INNER.sub(lambda m: "*" * len(m.group()), text)
+    for rx in (_LEET_INNER, _LEET_LEAD, _LEET_TAIL):
+        text = rx.sub(lambda m: m.group().translate(_LEET), text)
+    return text
+
+
+@settings(max_examples=3000, deadline=None, derandomize=True)
+@given(st.text(alphabet=_ALPHABET, max_size=16))
+def test_skipping_passes_that_cannot_match_changes_no_text(text: str) -> None:
+    assert _leet_passes(text) == _all_passes(text)
+
+
+def test_skipping_passes_on_many_random_texts() -> None:
+    rng = random.Random(9)
+    alphabet = _ALPHABET + "bcdefghijklmnopqrstuvwxy" * 2 + "2568#-"
+    for _ in range(20000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 14)))
+        assert _leet_passes(text) == _all_passes(text), repr(text)

@@ -34,3 +34,11 @@ def test_leet_check_agrees_with_its_plain_definition(text: str) -> None:
 def test_spaced_letters_check_agrees_with_its_plain_definition(text: str) -> None:
     words = words_of(text)
     assert _has_spaced_letters(words) == _plain_spaced(words)
+
+
+@settings(max_examples=3000, deadline=None, derandomize=True)
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=24) | st.text(alphabet="ab*Z_9 .-\té死", max_size=16))
+def test_words_are_the_runs_of_letters_and_stars(text: str) -> None:
+    # words_of reads an ASCII text through a translate table (by index, not a dict): the same
+    # words as the plain definition, for every ASCII character and for other texts.
+    assert words_of(text) == re.findall(r"[a-z*]+", text)
