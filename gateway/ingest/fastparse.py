@@ -23,9 +23,9 @@ from __future__ import annotations
 import re
 from email.message import Message
 from email.policy import compat32
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["parse_simple"]
+__all__ = ["Head", "parse_simple", "split_head"]
 
 #: Multiparts nested deeper than this go to the standard parser (which the reader bounds).
 _MAX_DEPTH = 8
@@ -89,22 +89,81 @@ class _Parsed(Message):
         super().replace_header(_name, _value)
 
 
-def parse_simple(data: bytes) -> Message | None:
+#: A header block (lines without their line endings, joined by one kind of line ending) that the
+#: feed parser reads as fields only: every line a field line (a printable ASCII name without ':'
+#: and blanks, then ':') or a continuation (starting with a blank), the first a field line.
+_NAME = r"[\041-\071\073-\176]+"
+_BLOCK = {
+    eol: re.compile(rf"{_NAME}:[^{eol}]*(?:{eol}[ \t][^{eol}]*)*(?:{eol}{_NAME}:[^{eol}]*(?:{eol}[ \t][^{eol}]*)*)*")
+    for eol in ("\n", "\r\n")
+}
+#: Each field of such a block: the name, and the value as compat32's ``header_source_parse`` keeps
+#: it (the blanks after the colon dropped, continuation lines joined by the line ending).
+_FIELD = {
+    eol: re.compile(rf"^({_NAME}):[ \t]*([^{eol}]*(?:{eol}[ \t][^{eol}]*)*)", re.MULTILINE)
+    for eol in ("\n", "\r\n")
+}
+
+
+class Head(NamedTuple):
+    """A message's header block as the feed parser reads it, and where its body starts."""
+
+    fields: list[tuple[str, str]]  # (name, value) in order, as ``set_raw`` stores them
+    first: dict[str, str]  # each lowercased name with its first field's value, in order
+    eol: str  # the line ending used throughout the header block ("\r\n" or "\n")
+    body_start: int  # offset of the body in the bytes
+
+
+def split_head(data: bytes) -> Head | None:
+    """The header fields of ``data`` when its header block ends with a blank line, uses one kind of
+    line ending throughout, and holds field lines only (what the feed parser reads without special
+    cases); None when the standard parser must read it."""
+    end = data.find(b"\r\n\r\n")
+    eol = "\r\n"
+    if end >= 0:
+        raw = data[:end]
+        crlf = raw.count(b"\r\n")
+        if raw.count(b"\r") != crlf or raw.count(b"\n") != crlf or data.startswith(b"\r\n"):
+            raw = None
+    else:
+        raw = None
+    if raw is None:
+        end = data.find(b"\n\n")
+        if end < 0:
+            return None
+        raw = data[:end]
+        if b"\r" in raw or data.startswith(b"\n"):
+            return None
+        eol = "\n"
+    head = raw.decode("ascii", "surrogateescape")
+    if _BLOCK[eol].fullmatch(head) is None:
+        return None  # a continuation line first, or a line that is no field: the parser's special cases
+    fields: list[tuple[str, str]] = _FIELD[eol].findall(head)
+    first: dict[str, str] = {}
+    for name, value in fields:
+        key = name.lower()
+        if key not in first:
+            first[key] = value
+    return Head(fields, first, eol, end + 2 * len(eol))
+
+
+def parse_simple(data: bytes, head: Head | None = None) -> Message | None:
     """The compat32 message for ``data`` when it is a non-``message`` part, or a multipart of such
-    parts, with clean header blocks; None when the standard parser must do it."""
-    text = data.decode("ascii", "surrogateescape")
-    split = _split_uniform(text)
-    if split is None:
-        return None
-    lines, eol, body_start = split
-    msg = _message(lines, eol)
-    if msg is None:
-        return None
+    parts, with clean header blocks; None when the standard parser must do it. ``head``: what
+    ``split_head(data)`` gave, when the caller has it."""
+    if head is None:
+        head = split_head(data)
+        if head is None:
+            return None
+    msg = _Parsed(policy=compat32)
+    msg._headers = head.fields
+    msg._index = (head.fields, len(head.fields), head.first)
     maintype = msg.get_content_maintype()
     if maintype == "message":
         return None
+    eol = head.eol
+    body = data[head.body_start:].decode("ascii", "surrogateescape")
     if maintype == "multipart":
-        body = text[body_start:]
         if eol == "\r\n":
             crlf = body.count("\r\n")
             if body.count("\r") != crlf or body.count("\n") != crlf:
@@ -118,7 +177,7 @@ def parse_simple(data: bytes) -> Message | None:
         if end != count:
             return None
         return msg
-    msg.set_payload(text[body_start:])
+    msg.set_payload(body)
     return msg
 
 
@@ -247,20 +306,3 @@ def _part(pieces: list[str], start: int, count: int, seps: tuple[str, ...],
     # The body up to the boundary, without the line break before it.
     sub.set_payload(eol.join(pieces[k + 1 : end]) if end > k + 1 else "")
     return sub, end
-
-
-def _split_uniform(text: str) -> tuple[list[str], str, int] | None:
-    """The header lines, their line ending and where the body starts, when the header block ends
-    with a blank line and uses one kind of line ending throughout (CRLF, or LF); else None."""
-    end = text.find("\r\n\r\n")
-    if end >= 0:
-        head = text[:end]
-        crlf = head.count("\r\n")
-        if head.count("\r") == crlf and head.count("\n") == crlf and not text.startswith("\r\n"):
-            return head.split("\r\n"), "\r\n", end + 4
-    end = text.find("\n\n")
-    if end >= 0:
-        head = text[:end]
-        if "\r" not in head and not text.startswith("\n"):
-            return head.split("\n"), "\n", end + 2
-    return None

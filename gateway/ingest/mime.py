@@ -9,6 +9,7 @@ Nesting deeper than the limit and parts beyond the part limit are skipped with a
 
 from __future__ import annotations
 
+import binascii
 import re
 from dataclasses import dataclass, field
 from email.message import Message as EmailMessage
@@ -19,7 +20,12 @@ from gateway.ingest.html import html_to_text
 from gateway.ingest.limits import Limits
 from gateway.model import Attachment
 
-__all__ = ["Body", "extract_body"]
+try:  # The standard library's own base64 body decoder (``Message.get_payload`` calls it): lenient the same way.
+    from email._encoded_words import decode_b
+except ImportError:  # a private module: should it go, base64 bodies take the general path
+    decode_b = None
+
+__all__ = ["Body", "extract_body", "simple_body"]
 
 # text/plain alternatives that only say "read the HTML part".
 _STUB = re.compile(
@@ -84,13 +90,20 @@ def _charset(part: EmailMessage, header: object = None) -> str | None:
 
 def _decode_text(part: EmailMessage, body: Body, limits: Limits, *, html: bool) -> tuple[str, str]:
     data = _payload_bytes(part, body)
+    header = part.get("content-type")
+    return _text(data, header, _charset(part, header), body, limits, html=html)
+
+
+def _text(data: bytes, header: object, charset: str | None, body: Body, limits: Limits, *,
+          html: bool) -> tuple[str, str]:
+    """The text of a part's decoded bytes; ``header``: its Content-Type value, ``charset``: its
+    charset parameter."""
     if html and len(data) > limits.max_html_bytes:
         body.warnings.append(
             f"HTML part is {len(data)} bytes, over the {limits.max_html_bytes}-byte limit: analyzed truncated"
         )
         data = data[: limits.max_html_bytes]
-    header = part.get("content-type")
-    decoded = decode_bytes(data, _charset(part, header), what="html part" if html else "body")
+    decoded = decode_bytes(data, charset, what="html part" if html else "body")
     if decoded.warning:
         body.warnings.append(decoded.warning)
     text = decoded.text
@@ -103,6 +116,63 @@ def _decode_text(part: EmailMessage, body: Body, limits: Limits, *, html: bool) 
         if _FLOWED.search(value):
             text = unflow(text, delsp=bool(_DELSP.search(value)))
     return text, decoded.decoder
+
+
+_UUENCODE = ("x-uuencode", "uuencode", "uue", "x-uue")
+
+
+def simple_body(fields: dict[str, str], payload: bytes, limits: Limits) -> Body | None:
+    """``extract_body`` of a single-part message read straight from its header fields (each
+    lowercased name's first value, as the parser keeps it) and its body bytes, without building the
+    parsed message: for an inline text/plain or text/html part in 7bit, 8bit, binary,
+    quoted-printable or base64 whose Content-Type, Content-Transfer-Encoding and
+    Content-Disposition are plain ASCII with a plain charset parameter. None for anything else,
+    which the general path reads."""
+    header = fields.get("content-type")
+    charset = None
+    if header is None:
+        ctype = "text/plain"  # compat32's default type for a message
+    else:
+        if not header.isascii():
+            return None  # the parser hands 8-bit values back as Header objects
+        ctype = header.partition(";")[0].strip().lower()
+        if ctype != "text/plain" and ctype != "text/html":
+            return None
+        found = _CHARSET.search(header)
+        if found is not None and "*" not in header:
+            charset = found.group(1)  # what ``_charset`` reads
+        elif "charset" in header.lower():
+            return None  # an RFC 2231 or unusual charset parameter: ``get_param`` reads it
+    disposition = fields.get("content-disposition")
+    if disposition:
+        if not disposition.isascii() or disposition.split(";", 1)[0].strip().lower() == "attachment":
+            return None
+    cte = fields.get("content-transfer-encoding", "")
+    if not cte.isascii():
+        return None
+    cte = cte.lower()
+    # ``Message.get_payload(decode=True)`` of a leaf part: its body bytes as they arrived, decoded
+    # by the transfer encoding exactly as the standard library does it.
+    if cte == "quoted-printable":
+        data = binascii.a2b_qp(payload)
+    elif cte == "base64":
+        if decode_b is None:
+            return None
+        data = decode_b(b"".join(payload.splitlines()))[0]
+    elif cte in _UUENCODE:
+        return None
+    else:
+        data = payload
+    body = Body()
+    html = ctype == "text/html"
+    text, decoder = _text(data, header, charset, body, limits, html=html)
+    body.parts_seen = 1
+    if text.strip():
+        body.pieces.append(text)
+        body.text = text.strip("\n")
+        body.decoder = decoder
+        body.html = html
+    return body
 
 
 def unflow(text: str, *, delsp: bool = False) -> str:

@@ -20,13 +20,13 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from gateway.errors import IngestError
-from gateway.ingest.fastparse import parse_simple
+from gateway.ingest.fastparse import parse_simple, split_head
 from gateway.ingest.headers import decode_header_value
 from gateway.ingest.html import html_to_text
 from gateway.ingest.identity import customer_key, parse_sender
 from gateway.ingest.lang import guess_lang
 from gateway.ingest.limits import DEFAULT_LIMITS, Limits
-from gateway.ingest.mime import Body, extract_body
+from gateway.ingest.mime import Body, extract_body, simple_body
 from gateway.ingest.quotes import strip_quoted
 from gateway.ingest.thread import normalize_subject, parse_msg_ids, thread_key
 from gateway.model import Message
@@ -131,20 +131,30 @@ def _ingest(raw: bytes, source: str, limits: Limits) -> Message:
         data = data[3:]
     if data[:1] in (b"\r", b"\n", b" ", b"\t"):
         data = data.lstrip(b"\r\n \t")
-    body_readable = True
-    try:
-        msg = parse_simple(data) or message_from_bytes(data, policy=compat32)
-    except RecursionError:
-        # Thousands of nested parts: keep what identifies the message (sender, thread, date) and
-        # quarantine nothing; the body is not analyzed.
-        msg = BytesHeaderParser(policy=compat32).parsebytes(data)
-        body_readable = False
-        warnings.append("MIME nesting too deep to parse: only the headers were read, the body was not analyzed")
-    # The first occurrence (for Received: the newest) stands for the field. The direct path's
-    # message has them at hand (its names hold no blanks, its values are str).
-    first_fields = getattr(msg, "first_fields", None)
-    raw_headers: dict[str, str] = first_fields() if first_fields is not None else {}
-    if first_fields is None:
+    head = split_head(data)
+    # Single-part text mail (most support mail) is read straight from its bytes; other mail the
+    # direct path can take is parsed with the header block already read.
+    body = simple_body(head.first, data[head.body_start:], limits) if head is not None else None
+    msg = None
+    if body is None:
+        try:
+            if head is not None:
+                msg = parse_simple(data, head)
+            if msg is None:
+                msg = message_from_bytes(data, policy=compat32)
+                head = None
+        except RecursionError:
+            # Thousands of nested parts: keep what identifies the message (sender, thread, date)
+            # and quarantine nothing; the body is not analyzed.
+            msg = BytesHeaderParser(policy=compat32).parsebytes(data)
+            head = None
+            body = Body()
+            warnings.append("MIME nesting too deep to parse: only the headers were read, the body was not analyzed")
+    # The first occurrence (for Received: the newest) stands for the field.
+    if head is not None:
+        raw_headers = head.first
+    else:
+        raw_headers = {}
         for name, value in msg.raw_items():
             key = str(name).strip().lower()
             if key not in raw_headers:
@@ -152,10 +162,14 @@ def _ingest(raw: bytes, source: str, limits: Limits) -> Message:
     if not raw_headers:
         raise IngestError("no header fields: not an RFC 5322 message")
     headers: dict[str, str] = {}
+    copied = False
     for key, value in raw_headers.items():
         if len(value) > limits.max_header_chars:
             warnings.append(f"{key} header over {limits.max_header_chars} characters: truncated")
             value = value[: limits.max_header_chars]
+            if not copied:  # the parsed message's own fields stay as they are
+                raw_headers = dict(raw_headers)
+                copied = True
             raw_headers[key] = value
         if value.isascii() and "=?" not in value and "\n" not in value and "\r" not in value:
             headers[key] = value  # what decode_header_value gives for plain one-line ASCII
@@ -176,7 +190,8 @@ def _ingest(raw: bytes, source: str, limits: Limits) -> Message:
     in_reply_to = (parse_msg_ids(headers.get("in-reply-to", "")) or [""])[0]
     references = parse_msg_ids(headers.get("references", ""))[:_MAX_REFERENCES]
 
-    body = extract_body(msg, limits) if body_readable else Body()
+    if body is None:
+        body = extract_body(msg, limits)
     warnings.extend(body.warnings)
     text = _truncate_text(body.text, limits, warnings)
     clean, quoted = strip_quoted(text)
