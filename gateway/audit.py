@@ -76,13 +76,21 @@ def iso(dt: datetime) -> str:
         if dt.tzinfo is None:
             raise ValueError("timestamps must be timezone-aware")
         utc = dt.astimezone(_UTC)
-    # ``utc.isoformat(timespec="microseconds")``, spelled directly: about half the cost
-    text = _ISO_UTC % (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond)
+    # ``utc.isoformat(timespec="microseconds")``, spelled directly from two-digit texts (what
+    # ``_ISO_UTC % (...)`` writes, at about half its cost; a year before 1000 takes that format)
+    year = utc.year
+    if year < 1000:
+        text = _ISO_UTC % (year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond)
+    else:
+        d2, us = _TWO_DIGITS, utc.microsecond
+        text = (f"{year}-{d2[utc.month]}-{d2[utc.day]}T{d2[utc.hour]}:{d2[utc.minute]}:{d2[utc.second]}."
+                f"{d2[us // 10000]}{d2[us // 100 % 100]}{d2[us % 100]}+00:00")
     _LAST_ISO = (dt, text)
     return text
 
 
 _ISO_UTC = "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00"
+_TWO_DIGITS = tuple(f"{n:02d}" for n in range(100))
 
 
 #: The last datetime ``iso`` formatted and its text (held, so the object cannot be another one).
@@ -195,6 +203,10 @@ class AuditLog:
     def __init__(self, db: Database) -> None:
         self.db = db
         db.migrate()
+        #: ``(connection, cursor.execute)``: one cursor kept for the entries written in the store's
+        #: own transaction (``c.execute`` makes a new cursor for every statement).
+        self._kept: tuple[sqlite3.Connection | None, Any] = (None, None)
+        self._head_hook = self._write_head  # one bound method, registered once per append
         have = db.query("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'")
         if len(have) < len(_TRIGGERS):
             # Trigger bodies hold semicolons, which the migration splitter does not allow.
@@ -246,8 +258,20 @@ class AuditLog:
             raise ValueError("an audit entry needs an actor, an action and a subject")
         return self._write(conn, actor, action, subject, reason or "", evidence_json, at_text)[0]
 
+    def append_spelled(self, actor: str, action: str, subject: str, reason: str, evidence_json: str,
+                       spelled: tuple[str, str, str], *, at_text: str, conn: sqlite3.Connection) -> int:
+        """``append_json`` for a caller that has also spelled the entry's other fields as
+        ``entry_hash`` spells them around the evidence and the seq: ``spelled`` is
+        ``('{"action":' + s(action) + ',"actor":' + s(actor) + ',"at":' + s(at_text) + ',"evidence":',
+        ',"reason":' + s(reason) + ',"seq":', ',"subject":' + s(subject) + '}')`` with ``s`` the JSON
+        spelling of a str. The entry and its hash are the ones ``append_json`` writes."""
+        if not actor or not action or not subject:
+            raise ValueError("an audit entry needs an actor, an action and a subject")
+        return self._write(conn, actor, action, subject, reason or "", evidence_json, at_text, spelled)[0]
+
     def _write(self, c: sqlite3.Connection, actor: str, action: str, subject: str, reason: str,
-               evidence_json: str, at_text: str) -> tuple[int, str, str]:
+               evidence_json: str, at_text: str, spelled: tuple[str, str, str] | None = None
+               ) -> tuple[int, str, str]:
         """Insert the entry after the chain's tail; returns its seq, the previous hash and its hash."""
         # Inside the store's transaction the chain's tail is remembered from the previous
         # append, and the head marker is written once, when the transaction commits.
@@ -258,15 +282,24 @@ class AuditLog:
             last = c.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
             tail = (last["seq"], last["hash"]) if last else (0, GENESIS_HASH)
         seq, prev_hash = tail[0] + 1, tail[1]
-        digest = entry_hash(prev_hash, seq, at_text, actor, action, subject, reason, evidence_json)
-        c.execute(
-            "INSERT INTO audit_log(seq, at, actor, action, subject, reason, evidence, prev_hash, hash) "
+        if spelled is None:
+            digest = entry_hash(prev_hash, seq, at_text, actor, action, subject, reason, evidence_json)
+        else:  # entry_hash(...) from the caller's spelling of the other fields
+            digest = _sha256("".join((prev_hash, spelled[0], evidence_json, spelled[1], str(seq), spelled[2]))
+                             .encode("utf-8")).hexdigest()
+        if batched:  # the kept cursor (a new one when the store's connection changed): c.execute(...)
+            kept = self._kept
+            if kept[0] is not c:
+                kept = self._kept = (c, c.cursor().execute)
+            run = kept[1]
+        else:
+            run = c.execute
+        run("INSERT INTO audit_log(seq, at, actor, action, subject, reason, evidence, prev_hash, hash) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (seq, at_text, actor, action, subject, reason, evidence_json, prev_hash, digest),
-        )
+            (seq, at_text, actor, action, subject, reason, evidence_json, prev_hash, digest))
         if batched:
             db.tx_local[_TAIL] = (seq, digest)
-            db.before_commit(HEAD_KEY, self._write_head)
+            db.before_commit(HEAD_KEY, self._head_hook)
         else:
             db.set_state(HEAD_KEY, f"{seq}:{digest}", conn=c)
         return seq, prev_hash, digest

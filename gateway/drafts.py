@@ -371,16 +371,19 @@ class DraftStore:
                       *, conn: sqlite3.Connection | None = None) -> int:
         """How many drafts (pending, approved or sent; not discarded or failed) of ``templates`` the
         customer got since ``since``: the per-customer notice cap reads this."""
-        sql = ("SELECT COUNT(*) AS n FROM drafts WHERE customer = ? AND created_at >= ? "
-               "AND state IN ('pending', 'approved', 'sent')")
-        params: list[Any] = [customer, iso(since)]
         if templates:
-            sql += f" AND template IN ({','.join('?' * len(templates))})"
-            params += list(templates)
-        if conn is not None:
-            row = conn.execute(sql, tuple(params)).fetchone()
+            sql = _COUNT_NOTICES_IN.get(len(templates))
+            if sql is None:  # one statement text per number of templates
+                sql = _COUNT_NOTICES + f" AND template IN ({','.join('?' * len(templates))})"
+                if len(_COUNT_NOTICES_IN) < 32:
+                    _COUNT_NOTICES_IN[len(templates)] = sql
+            params: tuple[Any, ...] = (customer, iso(since), *templates)
         else:
-            row = self.db.query_one(sql, tuple(params))
+            sql, params = _COUNT_NOTICES, (customer, iso(since))
+        if conn is not None:
+            row = conn.execute(sql, params).fetchone()
+        else:
+            row = self.db.query_one(sql, params)
         return int(row["n"]) if row else 0
 
     def _load(self, c: sqlite3.Connection, draft_id: int) -> Draft:
@@ -388,6 +391,12 @@ class DraftStore:
         if row is None:
             raise DraftError(f"no draft with id {draft_id}")
         return _draft(row)
+
+
+_COUNT_NOTICES = ("SELECT COUNT(*) AS n FROM drafts WHERE customer = ? AND created_at >= ? "
+                  "AND state IN ('pending', 'approved', 'sent')")
+#: ``_COUNT_NOTICES`` with ``AND template IN (?,...)``, by the number of templates.
+_COUNT_NOTICES_IN: dict[int, str] = {}
 
 
 def _draft(row: sqlite3.Row) -> Draft:

@@ -266,6 +266,7 @@ class CoreEffects:
             renderer = DraftRenderer(policy.templates_dir or rules_dir() / "templates")
         self.renderer = renderer
         self.clock = clock or utcnow
+        self._kept: tuple[sqlite3.Connection | None, Any] = (None, None)  # (connection, its kept cursor's execute)
 
     def recorded(self, message_id: str) -> tuple[dict[str, Any], EffectsReport] | None:
         """The stored decision (JSON) and effects report of a message applied before, else None."""
@@ -315,31 +316,48 @@ class CoreEffects:
                 return self._record_plain(c, message, findings, decision.message_id, shape, customer, now_text,
                                           text_hash)
         report = EffectsReport(message.id)
+        found = [f.to_json() for f in findings]  # the effects below only read the findings
         if decision.shadow:
             if decision.actions:
                 report.suppressed.append("shadow mode: actions recorded, not carried out")
         elif decision.actions:
-            self._hold(c, message, findings, decision, customer, report, now)
+            self._hold(c, message, findings, found, decision, customer, report, now)
             self._escalate(c, message, decision, customer, report, now)
             self._draft(c, message, decision, customer, report, now)
-        found = [f.to_json() for f in findings]
-        decided = decision.to_json()
         effects = report.to_json()
+        spelled = _report_texts(report)
+        effects_ascii, effects_canonical = spelled if spelled is not None else (None, None)
         received = message.received_at
-        c.execute(
+        shape = _action_shape(decision)
+        if shape is None:
+            decided = decision.to_json()
+            decision_text = _json_text(decided)
+        else:  # _json_text(decision.to_json()), from the texts cached for the decision's shape
+            decision_text = shape.decision[0] + _str_text(decision.message_id) + shape.decision[1]
+        self._execute(c)(
             "INSERT INTO decisions(message_id, customer, thread, source, subject, sender_address, lang, "
             "received_at, decided_at, content_hash, text_sha256, findings, decision, report) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (message.id, customer, message.thread, message.source, message.subject, message.sender_address,
              message.lang, iso(received) if received else None, now_text,
-             message.content_hash, text_hash, _json_text(found), _json_text(decided), _json_ascii(effects)))
-        self.audit.append(
-            "policy", "decision", f"message:{message.id}", _summary(decision),
-            {"customer": customer, "tags": decided["tags"], "actions": decided["actions"],
-             "hits": decided["hits"], "misses": decided["misses"], "shadow": decision.shadow,
-             "held": decision.held, "text_sha256": text_hash,
-             "findings": [_evidence_of(f) for f in found], "effects": effects},
-            at=now, conn=c, at_text=now_text)
+             message.content_hash, text_hash, _json_text(found), decision_text,
+             _json_ascii(effects) if effects_ascii is None else effects_ascii))
+        if shape is None:
+            self.audit.append(
+                "policy", "decision", f"message:{message.id}", _summary(decision),
+                {"customer": customer, "tags": decided["tags"], "actions": decided["actions"],
+                 "hits": decided["hits"], "misses": decided["misses"], "shadow": decision.shadow,
+                 "held": decision.held, "text_sha256": text_hash,
+                 "findings": [_evidence_of(f) for f in found], "effects": effects},
+                at=now, conn=c, at_text=now_text)
+        else:  # the same entry: the canonical evidence from the shape's texts around the message's values
+            e = shape.evidence
+            self.audit.append_json(
+                "policy", "decision", f"message:{message.id}", shape.summary,
+                "".join((e[0], _str_text(customer), e[1],
+                         _canonical(effects) if effects_canonical is None else effects_canonical, e[2],
+                         _canonical([_evidence_of(f) for f in found]), e[3], _str_text(text_hash), e[4])),
+                at_text=now_text, conn=c)
         return report
 
     def _record_plain(self, c: sqlite3.Connection, message: Message, findings: list[Finding], decided_id: str,
@@ -355,7 +373,8 @@ class CoreEffects:
             findings_text = findings_canonical = "[]"
         received = message.received_at
         text_mid = _str_text(mid)
-        c.execute(
+        kept = self._kept
+        (kept[1] if kept[0] is c else self._execute(c))(  # self._execute(c)(...)
             "INSERT INTO decisions(message_id, customer, thread, source, subject, sender_address, lang, "
             "received_at, decided_at, content_hash, text_sha256, findings, decision, report) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -365,20 +384,37 @@ class CoreEffects:
              + shape.decision[1],
              _REPORT[0] + _str_ascii(mid) + _REPORT[1]))
         e = shape.evidence
-        self.audit.append_json(
+        # The entry's fields as ``entry_hash`` spells them: ``now_text`` is ``iso`` text (digits and
+        # ``-:T.+``, nothing JSON escapes), and the subject is "message:" + the id spelled above.
+        self.audit.append_spelled(
             "policy", "decision", "message:" + mid, shape.summary,
-            e[0] + _str_text(customer) + e[1] + text_mid + e[2] + findings_canonical + e[3] + _str_text(text_hash) + e[4],
+            "".join((e[0], _str_text(customer), e[1], text_mid, e[2], findings_canonical, e[3], _str_text(text_hash),
+                     e[4])),
+            (_DECISION_AT + now_text + _DECISION_EVIDENCE, shape.reason_spelled, _SUBJECT_MESSAGE + text_mid[1:] + "}"),
             at_text=now_text, conn=c)
         return EffectsReport(mid)
 
-    def _hold(self, c: sqlite3.Connection, message: Message, findings: list[Finding], decision: Decision,
-              customer: str, report: EffectsReport, now: datetime) -> None:
+    def _execute(self, c: sqlite3.Connection) -> Callable[..., Any]:
+        """``c.execute``, through one cursor kept for the store's own connection (``c.execute``
+        makes a new cursor for every statement). ``c`` is in this thread's open transaction."""
+        if c is not self.db.conn:
+            return c.execute
+        kept = self._kept
+        if kept[0] is not c:
+            kept = self._kept = (c, c.cursor().execute)
+        return kept[1]  # type: ignore[no-any-return]
+
+    def _hold(self, c: sqlite3.Connection, message: Message, findings: list[Finding], found: list[dict[str, Any]],
+              decision: Decision, customer: str, report: EffectsReport, now: datetime) -> None:
+        """``found`` is ``[f.to_json() for f in findings]``, converted once for the decision row too."""
         action = next((a for a in decision.actions if a.type == "hold"), None)
         if action is None:
             return
         p = action.params
         cats = set(p.get("categories", []))
-        evidence = [dict(_finding_evidence(f), message_id=message.id) for f in findings if f.category in cats]
+        # dict(_finding_evidence(f), message_id=...) for the findings of these categories
+        evidence = [dict(_evidence_of(data), message_id=message.id)
+                    for f, data in zip(findings, found) if f.category in cats]
         kwargs = dict(
             thread=message.thread or message.id, source=message.source, message_id=message.id,
             rule=", ".join(p.get("rules", [])), categories=sorted(cats), expiry_days=p.get("expiry_days"),
@@ -423,7 +459,7 @@ class CoreEffects:
             sent = self.drafts.count_notices(customer, now - cap.window, cap.templates, conn=c)
             if sent >= cap.max_per_customer:
                 why = (f"draft {template}: notice cap reached ({sent} notice(s) to this customer within "
-                       f"{human_duration(cap.window)}; at most {cap.max_per_customer})")
+                       f"{_duration_text(cap.window)}; at most {cap.max_per_customer})")
                 report.suppressed.append(why)
                 self.audit.append("policy", "draft.suppressed", f"message:{message.id}", why,
                                   {"customer": customer, "template": template, "rule": p.get("rule")},
@@ -474,6 +510,11 @@ def _holes(encode: Callable[[Any], str], value: Any, marks: list[str], spell: Ca
     return pieces + [text]
 
 
+#: The decision entry's ``entry_hash`` spelling up to its time, after it, and before its subject's id.
+_DECISION_AT = '{"action":' + _str_text("decision") + ',"actor":' + _str_text("policy") + ',"at":"'
+_DECISION_EVIDENCE = '","evidence":'
+_SUBJECT_MESSAGE = ',"subject":"message:'
+
 _HOLE = [f"\x00hg:{i}\x00" for i in range(4)]  # never in a tag, a rule name or a template name
 #: The effects report of a message without actions, around its (ASCII-spelled) message id.
 _REPORT = _holes(_json_ascii, EffectsReport(_HOLE[0]).to_json(), _HOLE[:1], _str_ascii)
@@ -488,21 +529,34 @@ class _Shape:
     decision: list[str]
     evidence: list[str]
     summary: str
+    reason_spelled: str  # the audit entry's spelling between its evidence and its seq (see ``entry_hash``)
 
 
 _SHAPES: dict[tuple[Any, ...], _Shape] = {}
+#: The last shape ``_plain_shape`` found in ``_SHAPES``: copies of its tags, categories, hits and
+#: misses (lists), its shadow and held values, and the shape.
+_LAST_PLAIN: tuple[Any, ...] | None = None
 
 
 def _plain_shape(decision: Decision) -> _Shape | None:
     """The cached texts for this decision's shape (tags, categories, hits, misses, shadow, held),
     or None when the shape cannot be a cache key (then the general path writes it)."""
+    global _LAST_PLAIN
+    last = _LAST_PLAIN
+    # The previous message's shape, when this decision's lists equal its (kept) copies and its
+    # flags are the same objects: the key below would be equal, without building and hashing it.
+    if (last is not None and decision.misses == last[3] and decision.hits == last[2] and decision.tags == last[0]
+            and decision.categories == last[1] and decision.shadow is last[4] and decision.held is last[5]):
+        return last[6]
     try:
         key = (tuple(decision.tags), tuple(decision.categories), tuple(decision.hits), tuple(decision.misses),
                decision.shadow, decision.held, type(decision.shadow), type(decision.held))
         shape = _SHAPES.get(key)
     except TypeError:
         return None
-    if shape is None:
+    if shape is not None:
+        _LAST_PLAIN = (list(key[0]), list(key[1]), list(key[2]), list(key[3]), key[4], key[5], shape)
+    else:
         if any(type(x) is not str for part in key[:4] for x in part):
             return None
         decided = decision.to_json()
@@ -510,11 +564,103 @@ def _plain_shape(decision: Decision) -> _Shape | None:
         evidence = {"customer": _HOLE[0], "tags": decided["tags"], "actions": [], "hits": decided["hits"],
                     "misses": decided["misses"], "shadow": decision.shadow, "held": decision.held,
                     "text_sha256": _HOLE[3], "findings": _HOLE[2], "effects": EffectsReport(_HOLE[1]).to_json()}
+        summary = _summary(decision)
         shape = _Shape(_holes(_json_text, decided, _HOLE[1:2], _str_text),
-                       _holes(_canonical, evidence, _HOLE, _str_text), _summary(decision))
+                       _holes(_canonical, evidence, _HOLE, _str_text), summary,
+                       ',"reason":' + _str_text(summary) + ',"seq":')
         if len(_SHAPES) >= 4096:
             _SHAPES.clear()
         _SHAPES[key] = shape
+    return shape
+
+
+def _report_texts(report: EffectsReport) -> tuple[str, str] | None:
+    """``(_json_ascii(report.to_json()), _canonical(report.to_json()))``, spelled directly (about
+    half the cost of the two encodings); None when a value is not of the types an effects report
+    holds (ids int or None, the hold state str or None, lists of str), then the caller encodes."""
+    mid, state, sup, err = report.message_id, report.hold_state, report.suppressed, report.errors
+    if type(mid) is not str or type(sup) is not list or type(err) is not list:
+        return None
+    for v in sup:
+        if type(v) is not str:
+            return None
+    for v in err:
+        if type(v) is not str:
+            return None
+    ids = []
+    for v in (report.hold_id, report.escalation_id, report.draft_id):
+        if v is None:
+            ids.append("null")
+        elif type(v) is int:
+            ids.append(str(v))
+        else:
+            return None
+    if state is None:
+        state_ascii = state_text = "null"
+    elif type(state) is str:
+        state_ascii, state_text = _str_ascii(state), _str_text(state)
+    else:
+        return None
+    a, t = _str_ascii, _str_text
+    # EffectsReport.to_json's key order, default separators, ASCII
+    ascii_text = "".join(('{"message_id": ', a(mid), ', "hold_id": ', ids[0], ', "hold_state": ', state_ascii,
+                          ', "escalation_id": ', ids[1], ', "draft_id": ', ids[2], ', "suppressed": [',
+                          ", ".join(map(a, sup)), '], "errors": [', ", ".join(map(a, err)), "]}"))
+    # canonical: sorted keys, no spaces, UTF-8 kept
+    canonical = "".join(('{"draft_id":', ids[2], ',"errors":[', ",".join(map(t, err)), '],"escalation_id":', ids[1],
+                         ',"hold_id":', ids[0], ',"hold_state":', state_text, ',"message_id":', t(mid),
+                         ',"suppressed":[', ",".join(map(t, sup)), "]}"))
+    return ascii_text, canonical
+
+
+_ACTION_SHAPES: dict[tuple[Any, ...], _Shape] = {}
+#: The values an action's parameter may hold for its decision to be cached by shape: each is
+#: hashable, equal only to values JSON spells the same (no float: -0.0 == 0.0) and told apart by
+#: its type in the key (True == 1).
+_PARAM_TYPES = (str, int, bool, type(None))
+
+
+def _action_shape(decision: Decision) -> _Shape | None:
+    """The cached texts of a decision with actions (the general path): its decision JSON around
+    the message id (``_json_text(decision.to_json())``), its audit evidence's canonical JSON around
+    the customer, the effects, the findings and the text hash, and its audit reason; None when the
+    shape cannot be a cache key (then both are encoded from the values)."""
+    try:
+        acts = tuple((a.type, tuple((k, type(v), tuple(v) if type(v) is list else v) for k, v in a.params.items()))
+                     for a in decision.actions)
+        key = (tuple(decision.tags), tuple(decision.categories), tuple(decision.hits), tuple(decision.misses),
+               decision.shadow, decision.held, type(decision.shadow), type(decision.held), acts)
+        shape = _ACTION_SHAPES.get(key)
+    except (TypeError, AttributeError):
+        return None
+    if shape is None:
+        if any(type(x) is not str or "\x00" in x for part in key[:4] for x in part):
+            return None
+        for kind, params in acts:
+            if type(kind) is not str or "\x00" in kind:
+                return None
+            for k, t, v in params:
+                if type(k) is not str or "\x00" in k:
+                    return None
+                values = v if t is list else (v,)
+                if t is list and any(type(x) is not str for x in v):
+                    return None
+                if t is not list and t not in _PARAM_TYPES:
+                    return None
+                if any(type(x) is str and "\x00" in x for x in values):
+                    return None
+        decided = decision.to_json()
+        decided["message_id"] = _HOLE[1]
+        evidence = {"customer": _HOLE[0], "tags": decided["tags"], "actions": decided["actions"],
+                    "hits": decided["hits"], "misses": decided["misses"], "shadow": decision.shadow,
+                    "held": decision.held, "text_sha256": _HOLE[3], "findings": _HOLE[2], "effects": _HOLE[1]}
+        summary = _summary(decision)
+        shape = _Shape(_holes(_json_text, decided, _HOLE[1:2], _str_text),
+                       _holes(_canonical, evidence, _HOLE, _str_text), summary,
+                       ',"reason":' + _str_text(summary) + ',"seq":')
+        if len(_ACTION_SHAPES) >= 4096:
+            _ACTION_SHAPES.clear()
+        _ACTION_SHAPES[key] = shape
     return shape
 
 
@@ -558,6 +704,22 @@ def human_duration(delta: Any) -> str:
             n = seconds // size
             return f"{n} {unit}{'s' if n != 1 else ''}"
     return f"{seconds} seconds"
+
+
+_DURATIONS: dict[Any, str] = {}
+
+
+def _duration_text(delta: Any) -> str:
+    """``human_duration(delta)``, kept per duration (the notice cap's window is one value)."""
+    try:
+        text = _DURATIONS.get(delta)
+    except TypeError:  # not hashable: spelled each time
+        return human_duration(delta)
+    if text is None:
+        text = human_duration(delta)
+        if len(_DURATIONS) < 64:
+            _DURATIONS[delta] = text
+    return text
 
 
 def _record(row: sqlite3.Row) -> DecisionRecord:
