@@ -289,12 +289,15 @@ def _has_leet(text: str) -> bool:
 
 
 #: Quick checks before two leetspeak passes, over ``text.encode("ascii").translate(...)``: a
-#: _LEET_INNER match starts with one of its symbols (``S``) right after a letter or ``*`` (``a``),
-#: a _LEET_TAIL match with ``$0137`` (``T``) right after a letter. Without that pair, the pass
-#: would change nothing and is not run.
+#: _LEET_INNER match is a run of its symbols (``S``) between letters or ``*`` (``a``), a
+#: _LEET_TAIL match starts with ``$0137`` (``T``) right after two letters (``$``; three before a
+#: digit). Without that, the pass would change nothing and is not run.
 _INNER_KINDS = bytes(ord("a") if 97 <= c <= 122 or c == 42 else ord("S") if chr(c) in "0134578@$!|+"
                      else 32 for c in range(256))
 _TAIL_KINDS = bytes(ord("a") if 97 <= c <= 122 else ord("T") if chr(c) in "$0137" else 32 for c in range(256))
+#: A _LEET_INNER match in those kinds: a letter or ``*``, its symbols, and a letter or ``*`` after
+#: them (its lookbehind and lookahead). Where the symbols end the word (``help!``), no match.
+_INNER_RUN = re.compile(rb"aS+a")
 
 
 def _leet_passes(t: str) -> str:
@@ -302,11 +305,11 @@ def _leet_passes(t: str) -> str:
     A pass that cannot match (its quick check above) is skipped: it would return ``t`` itself."""
     if "#" in t or "%" in t:
         t = _MASK_INNER.sub(_masked, t)
-    if not t.isascii() or b"aS" in t.encode("ascii").translate(_INNER_KINDS):
+    if not t.isascii() or _INNER_RUN.search(t.encode("ascii").translate(_INNER_KINDS)):
         t = _LEET_INNER.sub(_unleet, t)
     t = _LEET_LEAD.sub(_unleet, t)
     if "$" in t or "0" in t or "1" in t or "3" in t or "7" in t:
-        if not t.isascii() or b"aT" in t.encode("ascii").translate(_TAIL_KINDS):
+        if not t.isascii() or b"aaT" in t.encode("ascii").translate(_TAIL_KINDS):  # two letters first
             t = _LEET_TAIL.sub(_unleet, t)
     return t
 

@@ -12,6 +12,12 @@ matches wherever the real one does: a pattern no set reports cannot match, and t
 it; the ones reported are run with Python's ``re`` for the real matches. The result is exactly
 the exhaustive scan's.
 
+Which patterns share an automaton changes only the cost: the English patterns whose partial
+matches run on over any words (:func:`spreads`) are grouped apart, in smaller automata, since they
+multiply the states of whatever automaton holds them. An automaton is skipped where none of its
+patterns can match: Japanese-only patterns over ASCII text, English ones over a text whose ASCII
+copy holds no letter (every English pattern needs one, checked when the sets are built).
+
 Patterns that cannot be translated (back-references, case-insensitive flags) are always run.
 Without the ``google-re2`` package the prefilter is unavailable and the engine uses its word
 triggers alone.
@@ -41,6 +47,15 @@ SINGLE_MAX_MEM = 32 << 20
 #: Patterns per automaton: an automaton's states combine the progress of all its patterns, so
 #: one for every pattern grows too many states to cache on varied text; small groups stay small.
 GROUP = 64
+#: Patterns per automaton for the English patterns that *spread* (:func:`spreads`): a partial
+#: match of theirs stays alive across any words (``(?:\\w+[^\\w*]+){0,3}``), so each of them
+#: multiplies the states of its automaton by the positions it may be at; kept in smaller groups
+#: of their own, the other patterns' automata stay small (on the benchmark mail, the automata
+#: then build about a seventh fewer instructions' worth of states per message).
+SPREAD_GROUP = 16
+#: Patterns per automaton for the other English patterns: without the spreading ones among them,
+#: a few more per automaton cost less than another automaton to run (80 measured best of 64-210).
+ASCII_GROUP = 80
 
 _TOP = r"\x{10FFFF}"
 _DEL = r"\x7f"
@@ -272,6 +287,102 @@ def _needs_wide(data: list[tuple[object, object]]) -> bool:
     return False
 
 
+_REPEATS = (K.MAX_REPEAT, K.MIN_REPEAT, K.POSSESSIVE_REPEAT)
+_LETTERS = (ord("a"), ord("z"))
+
+
+def _broad(op: object, av: object) -> bool:
+    """An item that accepts an ASCII letter among many other characters (``\\w``, ``\\S``,
+    ``.``, ``[^.!?]``): what lets a partial match run on over any word."""
+    if op is K.ANY or op is K.NOT_LITERAL:
+        return True
+    if op is not K.IN:
+        return False
+    items = av  # type: list[tuple[object, object]]
+    if items and items[0][0] is K.NEGATE:  # broad unless it excludes the letters
+        return not any((o is K.CATEGORY and a is K.CATEGORY_WORD) or (o is K.RANGE and a == _LETTERS)
+                       for o, a in items[1:])
+    size = 0
+    for o, a in items:
+        if o is K.CATEGORY and a in (K.CATEGORY_WORD, K.CATEGORY_NOT_SPACE, K.CATEGORY_NOT_DIGIT):
+            return True
+        if o is K.LITERAL:
+            size += 1
+        elif o is K.RANGE:
+            size += a[1] - a[0] + 1  # type: ignore[index,operator]
+    return size > 8
+
+
+def _items(data: list[tuple[object, object]]) -> Iterable[tuple[object, object]]:
+    """Every item of a parsed sequence, at any depth."""
+    for op, av in data:
+        yield op, av
+        if op is K.SUBPATTERN:
+            yield from _items(av[3].data)  # type: ignore[index]
+        elif op is K.ATOMIC_GROUP:
+            yield from _items(av.data)  # type: ignore[attr-defined]
+        elif op is K.BRANCH:
+            for b in av[1]:  # type: ignore[index]
+                yield from _items(b.data)
+        elif op in _REPEATS:
+            yield from _items(av[2].data)  # type: ignore[index]
+
+
+def spreads(tree: "sre_parse.SubPattern") -> bool:
+    """The parsed pattern repeats (more than once) something that holds a :func:`_broad` item: a
+    partial match may run on over any words. Only decides how patterns are grouped into automata
+    (:data:`SPREAD_GROUP`), never what is found."""
+    for op, av in _items(tree.data):
+        if op in _REPEATS:
+            hi = av[1]  # type: ignore[index]
+            if (hi is K.MAXREPEAT or hi > 1) and any(_broad(o, a) for o, a in _items(av[2].data)):  # type: ignore[index,operator]
+                return True
+    return False
+
+
+#: A byte an English pattern's literal letters (or the ``*`` of masking) read as themselves.
+_LETTER = re.compile(rb"[a-z*]")
+_LETTER_CPS = frozenset(range(ord("a"), ord("z") + 1)) | {ord("*")}
+
+
+def _letter_item(op: object, av: object) -> bool:
+    """A literal or class item holding only ``a``-``z`` and ``*``."""
+    if op is K.LITERAL:
+        return av in _LETTER_CPS
+    if op is K.RANGE:
+        return ord("a") <= av[0] and av[1] <= ord("z")  # type: ignore[index,operator]
+    return False
+
+
+def _needs_letter(data: list[tuple[object, object]]) -> bool:
+    """Every match of the parsed sequence holds one of ``a``-``z`` or ``*`` (as :func:`_needs_wide`
+    does for the characters above ASCII): so does every match of its looser form, which keeps
+    literals and classes of ASCII characters as they are."""
+    for op, av in data:
+        if _letter_item(op, av):
+            return True
+        if op is K.IN and av and all(_letter_item(o, a) for o, a in av):  # type: ignore[union-attr]
+            return True
+        if op is K.BRANCH and all(_needs_letter(b.data) for b in av[1]):  # type: ignore[index]
+            return True
+        if op is K.SUBPATTERN and _needs_letter(av[3].data):  # type: ignore[index]
+            return True
+        if op is K.ATOMIC_GROUP and _needs_letter(av.data):  # type: ignore[attr-defined]
+            return True
+        if op in _REPEATS:
+            lo, _, sub = av  # type: ignore[misc]
+            if lo >= 1 and _needs_letter(sub.data):
+                return True
+    return False
+
+
+def _lettered(pattern: str, tree: "sre_parse.SubPattern | None" = None) -> bool:
+    try:
+        return _needs_letter((tree if tree is not None else sre_parse.parse(pattern)).data)
+    except re.error:
+        return False
+
+
 def needs_wide(pattern: str, tree: "sre_parse.SubPattern | None" = None) -> bool:
     """True when every match of ``pattern`` holds a character above ASCII (a Japanese word):
     such a pattern cannot match an ASCII text, and its automaton need not read one. ``tree``:
@@ -299,6 +410,9 @@ class _Set:
 
     def __init__(self, ascii: bool, wide_only: bool = False, loosener: "_Loosener | None" = None) -> None:
         self.wide_only = wide_only  # its patterns cannot match an ASCII text
+        #: (over the ASCII copy) every pattern's matches hold a byte of ``[a-z*]``: a copy
+        #: without one (Japanese text) cannot match, and is not read
+        self.lettered = ascii
         self.loosener = loosener
         options = _re2.Options()
         options.max_mem = MAX_MEM
@@ -312,6 +426,8 @@ class _Set:
 
     def add(self, n: int, pattern: str, tree: "sre_parse.SubPattern | None" = None) -> str:
         loose = loosen(pattern, self.ascii, tree, self.loosener)
+        if self.lettered and not _lettered(pattern, tree):
+            self.lettered = False
         self.rset.Add(loose)  # positions are handed out in order
         self.index.append(n)
         return loose
@@ -345,30 +461,37 @@ class Prefilter:
         #: pattern index -> its looser RE2 pattern over the ASCII copy (for :meth:`first`)
         self._loose: dict[int, str] = {}
         self._single: dict[int, object] = {}
+        #: pattern index -> a short text its looser form matches, or None (for :meth:`warm`)
+        self._samples: dict[int, "bytes | None"] = {}
         if _re2 is None:
             return
         sets: list[_Set] = []
         always = set()
-        kinds = [(True, False), (False, False), (False, True)]
+        # (over the ASCII copy, wide only, spreading): the English patterns that spread go to
+        # automata of their own, of SPREAD_GROUP patterns (see ``spreads``)
+        kinds = [(True, False, False), (True, False, True), (False, False, False), (False, True, False)]
         tree = trees if trees is not None else [None] * len(patterns)
-        kind = {n: (a, False if a else _wide(p, tree[n])) for n, (p, a) in enumerate(patterns)}
+        kind = {n: (a, False if a else _wide(p, tree[n]), a and _spreads(p, tree[n]))
+                for n, (p, a) in enumerate(patterns)}
         # for this build only: the sets' English patterns read the padded copy (``_Loosener``),
         # each pattern's own automaton (``spans``) the copy itself, whose offsets are the text's
         looseners = {True: _Loosener(True, padded=True), False: _Loosener(False)}
         unpadded = _Loosener(True)
-        for ascii, wide_only in kinds:
+        for ascii, wide_only, spread in kinds:
+            size = SPREAD_GROUP if spread else ASCII_GROUP if ascii else GROUP
             current = _Set(ascii, wide_only, looseners[ascii])
             for n, (p, a) in enumerate(patterns):
-                if kind[n] != (ascii, wide_only):
+                if kind[n] != (ascii, wide_only, spread):
                     continue
                 try:
                     current.add(n, p, tree[n])
                     if ascii:
                         self._loose[n] = loosen(p, True, tree[n], unpadded)
+                        self._samples[n] = _sample_of(p, tree[n])
                 except (Unsupported, _re2.error):
                     always.add(n)
                     continue
-                if len(current.index) > GROUP:
+                if len(current.index) > size:
                     sets.append(current)
                     current = _Set(ascii, wide_only, looseners[ascii])
             if len(current.index) > 1:
@@ -386,6 +509,7 @@ class Prefilter:
         self.always = frozenset(always)
         for n in always:
             self._loose.pop(n, None)
+            self._samples.pop(n, None)
 
     @property
     def available(self) -> bool:
@@ -409,8 +533,11 @@ class Prefilter:
                 full = text.encode("utf-8")
             except UnicodeEncodeError:  # lone surrogates
                 return None
+        # A Japanese text without a letter (its copy: DEL, digits, punctuation) cannot match the
+        # English sets whose every pattern needs one (``_Set.lettered``), which are skipped.
+        unlettered = not plain and _LETTER.search(narrow) is None
         for rs in self._sets:  # ``_Set.match`` written out: one Python call less per set
-            if plain and rs.wide_only:
+            if plain and rs.wide_only or unlettered and rs.lettered:
                 continue
             found = rs._match(padded if rs.ascii else full)
             if not found or 0 not in found:
@@ -451,10 +578,17 @@ class Prefilter:
 
     def warm(self) -> None:
         """Compile every pattern's own automaton now (:meth:`spans` compiles each when first
-        needed), so a throughput measurement sees the steady state."""
+        needed), so a throughput measurement sees the steady state. Each is also run once over
+        a text it matches (``_sample_of``): RE2 compiles the reverse program that finds where a
+        match starts only when it first finds a match, and for the largest patterns that costs
+        more than detecting many messages. Warm-up texts change nothing that is found."""
         for n in self._loose:
-            if n not in self._single:
-                self._compile_single(n)
+            single = self._single.get(n)
+            if single is None:
+                single = self._compile_single(n)
+            sample = self._samples.pop(n, None)
+            if single is not False and sample is not None:
+                single.Match(_UNANCHORED, sample, 0, len(sample))  # type: ignore[attr-defined]
 
     def _compile_single(self, n: int) -> object:
         loose = self._loose.get(n)
@@ -475,6 +609,97 @@ class Prefilter:
                 pass
         self._single[n] = single
         return single
+
+
+def _spreads(pattern: str, tree: "sre_parse.SubPattern | None" = None) -> bool:
+    try:
+        return spreads(tree if tree is not None else sre_parse.parse(pattern))
+    except re.error:
+        return False
+
+
+#: What each category accepts, for ``_accepts``.
+_CATEGORY_RX = {K.CATEGORY_WORD: re.compile(r"\w"), K.CATEGORY_NOT_WORD: re.compile(r"\W"),
+                K.CATEGORY_DIGIT: re.compile(r"\d"), K.CATEGORY_NOT_DIGIT: re.compile(r"\D"),
+                K.CATEGORY_SPACE: re.compile(r"\s"), K.CATEGORY_NOT_SPACE: re.compile(r"\S")}
+
+
+def _accepts(items: list[tuple[object, object]], ch: str) -> bool:
+    """Whether a class's (non-negated) items accept ``ch``; an unknown item counts as accepting
+    (a sample built on it is then only less likely to match)."""
+    cp = ord(ch)
+    for op, av in items:
+        if op is K.LITERAL and av == cp:
+            return True
+        if op is K.RANGE and av[0] <= cp <= av[1]:  # type: ignore[index,operator]
+            return True
+        if op is K.CATEGORY:
+            rx = _CATEGORY_RX.get(av)  # type: ignore[call-overload]
+            if rx is None or rx.match(ch):
+                return True
+    return False
+
+
+def _sample(data: list[tuple[object, object]], out: list[str], budget: list[int]) -> bool:
+    """Append to ``out`` a short text the parsed sequence matches, ignoring lookarounds and
+    anchors (which the looser form mostly drops): each branch's first alternative, each repeat's
+    fewest copies. False when it cannot say (or the text grows past the budget)."""
+    for op, av in data:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return False
+        if op is K.LITERAL:
+            out.append(chr(av))  # type: ignore[arg-type]
+        elif op is K.NOT_LITERAL:
+            out.append("a" if av != ord("a") else "b")
+        elif op is K.ANY:
+            out.append("a")
+        elif op is K.IN:
+            items = av  # type: list[tuple[object, object]]
+            if items and items[0][0] is K.NEGATE:
+                ch = next((c for c in " a.0-" if not _accepts(items[1:], c)), None)
+            else:
+                ch = next((c for c in "a .0" if _accepts(items, c)), None)
+                if ch is None and items and items[0][0] is K.LITERAL:
+                    ch = chr(items[0][1])  # type: ignore[arg-type]
+                elif ch is None and items and items[0][0] is K.RANGE:
+                    ch = chr(items[0][1][0])  # type: ignore[index]
+            if ch is None:
+                return False
+            out.append(ch)
+        elif op is K.BRANCH:
+            if not _sample(av[1][0].data, out, budget):  # type: ignore[index]
+                return False
+        elif op is K.SUBPATTERN:
+            if not _sample(av[3].data, out, budget):  # type: ignore[index]
+                return False
+        elif op is K.ATOMIC_GROUP:
+            if not _sample(av.data, out, budget):  # type: ignore[attr-defined]
+                return False
+        elif op in _REPEATS:
+            lo, _, sub = av  # type: ignore[misc]
+            for _ in range(min(lo, 8)):
+                if not _sample(sub.data, out, budget):
+                    return False
+        elif op in (K.ASSERT, K.ASSERT_NOT, K.AT):
+            continue
+        else:
+            return False
+    return True
+
+
+def _sample_of(pattern: str, tree: "sre_parse.SubPattern | None" = None) -> "bytes | None":
+    """The ASCII copy of a short text, between spaces, that the pattern's looser form probably
+    matches (see :meth:`Prefilter.warm`), or None."""
+    try:
+        parsed = tree if tree is not None else sre_parse.parse(pattern)
+        out: list[str] = [" "]
+        if not _sample(parsed.data, out, [2000]):
+            return None
+    except (re.error, ValueError):
+        return None
+    out.append(" ")
+    return ascii_copy("".join(out))
 
 
 def _wide(pattern: str, tree: "sre_parse.SubPattern | None" = None) -> bool:
