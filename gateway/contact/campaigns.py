@@ -41,6 +41,7 @@ _MINUTE_US = 60_000_000
 _SHARED_THEN_SEQ = itemgetter(1, 0)  # a (seq, shared bands) pair's sort key
 _SEQ = itemgetter(0)
 _NO_HITS = np.zeros(0, dtype=np.uint32)
+_COUNT_SCANS = 512  # distinct numbers times hits up to which ``candidates`` counts by scanning (measured)
 
 
 class CampaignIndex:
@@ -61,6 +62,11 @@ class CampaignIndex:
         # either way an iterable, so a look-up flattens its hits in C.
         self._buf: dict[int, tuple[int] | list[int]] = {}
         self.generation = 0  # bumped whenever the sorted arrays change (``lookup_many`` answers expire)
+        # Bumped whenever the buffer changes (an add, a merge): ``candidates`` leaves the buffer's
+        # band keys it found for a message in ``_probe`` with the count it saw, and ``add`` of the
+        # same message (the same ``combined`` list) reuses them while the count is unchanged.
+        self._buf_changes = 0
+        self._probe: tuple[list[int], int, set[int]] | None = None
         self._band_ids = np.arange(bands)
         self._band_offsets = np.arange(bands, dtype=np.uint64) << np.uint64(32)
         # Indexed messages with a known received time (for ``expire``), in insert order: sequence
@@ -93,7 +99,13 @@ class CampaignIndex:
         if combined is None:
             combined = (self._band_offsets + keys).tolist()
         one = (seq,)  # one tuple for all the message's keys
-        shared = buf.keys() & combined
+        probe = self._probe
+        if probe is not None and probe[0] is combined and probe[1] == self._buf_changes:
+            shared = probe[2]  # (``buf.keys() & combined``, found by ``candidates`` for this message)
+        else:
+            shared = buf.keys() & combined
+        self._probe = None
+        self._buf_changes += 1
         if shared:
             # (A list grows in place: a text repeated a few hundred times within the buffer
             # would otherwise copy its lists on every repeat.)
@@ -257,6 +269,7 @@ class CampaignIndex:
             # The band keys the buffer holds, found in C (the order of hits never matters: they
             # are counted), then their messages.
             shared = self._buf.keys() & combined
+            self._probe = (combined, self._buf_changes, shared)  # (for ``add`` of the same message)
             if shared:
                 found = list(chain.from_iterable(map(self._buf.__getitem__, shared)))
         total = len(hits) + len(found)
@@ -265,7 +278,16 @@ class CampaignIndex:
         if total <= 256:  # (measured: beyond this numpy's counting is cheaper than a Counter)
             # Most shared bands first, then the most recent: (shared << 32 | seq), largest first.
             # (Sorted as (shared, seq) pairs in C: the same order as ``shared << 32 | seq``.)
-            ranked = sorted(Counter(hits.tolist() + found).items(), key=_SHARED_THEN_SEQ, reverse=True)
+            seqs = hits.tolist() + found
+            distinct = dict.fromkeys(seqs)  # (in order of first occurrence, as a Counter's items)
+            if len(distinct) * len(seqs) <= _COUNT_SCANS:
+                # ``Counter(seqs).items()``: each number counted by a scan in C, cheaper than
+                # building a Counter while the scans stay few (a message shares its bands with a
+                # few earlier ones).
+                counted = zip(distinct, map(seqs.count, distinct))
+            else:
+                counted = Counter(seqs).items()  # type: ignore[assignment]
+            ranked = sorted(counted, key=_SHARED_THEN_SEQ, reverse=True)
             return list(map(_SEQ, ranked[:limit]))
         if found:
             hits = np.concatenate([hits, np.array(found, dtype=np.uint32)])
@@ -273,6 +295,7 @@ class CampaignIndex:
 
     def _merge(self) -> None:
         self._buf.clear()
+        self._buf_changes += 1
         if self._buf_rows:
             self._merge_buffer()
         self._drop_expired()

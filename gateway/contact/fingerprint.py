@@ -51,16 +51,34 @@ def core_span(text: str, ignore_lines: Sequence[re.Pattern[str]] = ()) -> tuple[
             lines.append((pos + lead, pos + lead + len(stripped)))
         pos += len(raw)
 
-    combined = _combined(tuple(ignore_lines))
+    global _LAST_COMBINED
+    last = _LAST_COMBINED
+    if last[0] is ignore_lines:  # (the settings' tuple asked for last: ``_combined`` of it, not hashed again)
+        combined = last[1]
+    else:
+        combined = _combined(tuple(ignore_lines))
+        if type(ignore_lines) is tuple:  # (a tuple of compiled patterns never changes)
+            _LAST_COMBINED = (ignore_lines, combined)
     # A line is stripped, so it is quoted exactly when it starts with ">": with no ">" in the
     # text at all (most messages) no line needs the check.
     quotes = ">" in text
 
+    # A line's answer, once per line: the checks from the front, from the back and for a sign-off
+    # can meet the same line (a one-line message is checked from both ends), and the answer
+    # depends on the line alone.
+    answers: dict[tuple[int, int], bool] = {}
+
     def ignorable(span: tuple[int, int]) -> bool:
+        known = answers.get(span)
+        if known is not None:
+            return known
         line = text[span[0] : span[1]]
         if quotes and _QUOTED.match(line):
-            return True
-        return combined is not None and combined.search(unicodedata.normalize("NFKC", line)) is not None
+            answer = True
+        else:
+            answer = combined is not None and combined.search(unicodedata.normalize("NFKC", line)) is not None
+        answers[span] = answer
+        return answer
 
     kept = [s for s in lines if not _QUOTED.match(text[s[0] : s[1]])] if quotes else lines
     while kept and ignorable(kept[0]):
@@ -79,6 +97,9 @@ def core_span(text: str, ignore_lines: Sequence[re.Pattern[str]] = ()) -> tuple[
         start = len(text) - len(text.lstrip())
         return start, start + len(stripped)
     return kept[0][0], kept[-1][1]
+
+
+_LAST_COMBINED: tuple[object, re.Pattern[str] | None] = (None, None)  # (ignore patterns, ``_combined`` of them)
 
 
 @functools.lru_cache(maxsize=16)
@@ -124,6 +145,9 @@ def _joined_words(text: str) -> str:
     return " ".join(_WORD.findall(text))
 
 
+_tuple_new = tuple.__new__
+
+
 class Comparable(NamedTuple):
     """A comparable text with what every comparison of it needs, computed once: whether it is
     Japanese (character-based scoring) and, for other texts, its words sorted (what rapidfuzz's
@@ -144,7 +168,9 @@ class Comparable(NamedTuple):
         that is not Japanese (``comparable_core`` already checked that very string)."""
         joined = _joined_words(unicodedata.normalize("NFKC", core).lower())
         if joined.isascii() or not is_cjk(joined):  # (an ASCII text has no Japanese in it)
-            return cls(joined, False, " ".join(sorted(joined.split())))
+            # (``cls(joined, False, words)``: the tuple made directly, as the named tuple's own
+            # ``__new__`` makes it, without that Python-level call)
+            return _tuple_new(cls, (joined, False, " ".join(sorted(joined.split()))))
         return cls.of(joined.replace(" ", ""))
 
 
@@ -382,8 +408,10 @@ class MinHasher:
             _mix64_inplace(acc)
         acc >>= _S32
         keys_all = np.ascontiguousarray(acc.T, dtype=np.uint32)  # (texts, bands)
+        # Read-only once for all: each text's row is then a read-only view (as if each were
+        # marked one by one).
+        keys_all.flags.writeable = False
         for (text, _), keys in zip(batch, keys_all):
-            keys.flags.writeable = False
             if len(cache) >= BANDS_CACHE:
                 del cache[next(iter(cache))]  # the oldest entry
             cache[text] = keys

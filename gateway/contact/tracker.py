@@ -11,8 +11,10 @@ The clock is the message's ``received_at``, so a replay gives the live answers.
 from __future__ import annotations
 
 import bisect
+import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
+from functools import partial
 from datetime import datetime, timedelta, timezone
 from operator import attrgetter
 from typing import NamedTuple
@@ -52,6 +54,8 @@ _INDEX_SLACK_US = INDEX_SLACK // _US
 _RECEIVED_US = attrgetter("received_us")
 _ID = attrgetter("id")
 _CUSTOMER = attrgetter("customer")
+_TZINFO = attrgetter("tzinfo")
+_UTC_ONLY = {timezone.utc}
 
 
 class ContactTracker:
@@ -68,6 +72,8 @@ class ContactTracker:
         self.store = store
         self.settings = settings or ContactSettings.defaults()
         self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self._wall_clock = clock is None  # ``to_us(self.clock())`` is then ``time_ns() // 1000`` (``_now_us``)
+        self._default_clock = self.clock  # (a caller may replace ``clock`` later: then it is asked)
         self.hasher = hasher or MinHasher()
         self._index: CampaignIndex | None = None
         self._newest_us: int | None = None  # the newest received time indexed (for expiry)
@@ -107,7 +113,10 @@ class ContactTracker:
         until the next merge), and read the batch's customers' and threads' recent rows in one
         query each. Optional: a later ``observe`` of one of these messages uses the result, any
         other computes its own. Only the last batch prepared is kept."""
-        prepared: dict[str, _Prepared] = {}
+        # message id -> (text, span, comparable), made into a ``_Prepared`` once, with the band
+        # keys and their companions when the message is indexed (the last of an id wins, both here
+        # and among the indexed, as when each was a ``_Prepared`` replaced in turn)
+        base: dict[str, tuple[str, tuple[int, int], Comparable]] = {}
         eligible: list[tuple[str, str]] = []  # (message id, comparable text) to fingerprint
         cfg = self.settings.campaigns
         batch = list(messages)
@@ -117,11 +126,12 @@ class ContactTracker:
             text = message.text
             span = core_span(text, ignore)
             comp = Comparable.of_core(text[span[0] : span[1]])
-            prepared[message.id] = _Prepared(text, span, comp, None)
+            base[message.id] = (text, span, comp)
             if enabled and len(comp.text) >= (min_ja if comp.cjk else min_chars):  # (``cfg.eligible``)
                 eligible.append((message.id, comp.text))
         keys = self.hasher.bands_for_texts([text for _, text in eligible])
         indexed = [(message_id, k) for (message_id, _), k in zip(eligible, keys) if k is not None]
+        with_keys: dict[str, _Prepared] = {}
         if indexed:
             # For the whole batch at once: the stored band bytes, the index's dict keys, and (when
             # the campaign check runs) the look-up in the index's sorted arrays.
@@ -135,17 +145,26 @@ class ContactTracker:
                 combined = index.combined(matrix)
                 generation, hits = index.lookup_many(matrix)
             for i, (message_id, k) in enumerate(indexed):
-                base = prepared[message_id]  # (``_replace`` written out: a tuple made directly costs a fifth)
-                prepared[message_id] = _Prepared(base[0], base[1], base[2], k, blob[i * width : (i + 1) * width],
-                                                 combined[i], generation, hits[i])
-        self._prepared = prepared
+                text, span, comp = base[message_id]
+                with_keys[message_id] = _Prepared(text, span, comp, k, blob[i * width : (i + 1) * width],
+                                                  combined[i], generation, hits[i])
+        # (Those without keys as plain ``_Prepared(text, span, comparable, None)``: the tuple
+        # made directly, without the named tuple's ``__new__`` and its defaults.)
+        self._prepared = {message_id: with_keys.get(message_id) or _tuple_new(_Prepared, (*b, None, None, None, None, None))
+                          for message_id, b in base.items()}
         preload = getattr(self.store, "preload", None)
-        times = [to_us(m.received_at) for m in batch if m.received_at is not None]
-        if preload is not None and times:
+        received = [m.received_at for m in batch if m.received_at is not None]
+        if preload is not None and received:
+            # ``min(to_us(t) for t in received)``: when every time is in UTC (ingest's), the
+            # earliest datetime is the earliest instant, converted alone.
+            if set(map(_TZINFO, received)) == _UTC_ONLY:
+                first_us = to_us(min(received))
+            else:
+                first_us = min(map(to_us, received))
             with self._session():
-                preload(customers=[m.sender for m in batch], customers_since_us=min(times) - self._lookback_us,
+                preload(customers=[m.sender for m in batch], customers_since_us=first_us - self._lookback_us,
                         threads=[m.thread for m in batch] if self._thread_windows else [],
-                        threads_since_us=min(times) - self._longest_us)
+                        threads_since_us=first_us - self._longest_us)
 
     def observe(self, message: Message, findings: list[Finding]) -> list[Finding]:
         """Contact findings for ``message`` against earlier history; then record it."""
@@ -159,10 +178,10 @@ class ContactTracker:
         if message.received_at is None:
             message.received_at = at_time
         at_us, at_id = to_us(at_time), message.id
-        at = Stamp(at_us, at_id)
         ready = self._prepared.pop(message.id, None)
+        evidence: Callable[[], list[Evidence]]
         if ready is not None and ready.text == message.text:
-            evidence = _Evidence(message, self.settings, ready.span)
+            evidence = partial(_evidence, message, ready.span)  # (``_Evidence(message, settings, span)``, made in C)
             prepared = ready.comparable
             keys = ready.keys
             text = prepared.text
@@ -204,7 +223,7 @@ class ContactTracker:
             window_start_us = at_us - self._longest_us
             counts = breached_counts(
                 self.settings.windows if message.sender else self._thread_only,
-                at,
+                Stamp(at_us, at_id),
                 customer_rows[bisect.bisect_right(customer_rows, window_start_us, key=_RECEIVED_US) :],  # sorted by time
                 thread_rows,
                 self.settings.burst,
@@ -236,14 +255,14 @@ class ContactTracker:
             if repeated:
                 out.append(repeated)
 
-        campaign = self._campaign_finding(message, prepared, at, keys, evidence, ready)
+        campaign = self._campaign_finding(message, prepared, at_us, at_id, keys, evidence, ready)
         if campaign:
             out.append(campaign)
 
         seq = store.record(message, list(findings) + out, fingerprints)
         self._observed = (at_id, at_us, seq is not None)
         if message.sender:
-            self._remember_breaches(message, at, breached)
+            self._remember_breaches(message, at_us, at_id, breached)
         if seq is not None:  # newly stored with this text
             if not isinstance(store, SqliteMessageStore):  # (the SQLite store's rows carry it)
                 self._remember_comparable(message.id, prepared)
@@ -261,8 +280,16 @@ class ContactTracker:
         index.add(seq, keys, received_us, combined)
         if self._newest_us is None or received_us > self._newest_us:
             self._newest_us = received_us
-            newest = min(received_us, to_us(self.clock()) + _INDEX_SLACK_US)
+            newest = min(received_us, self._now_us() + _INDEX_SLACK_US)
             index.expire(newest - self._index_keep_us)
+
+    def _now_us(self) -> int:
+        """``to_us(self.clock())``: for the default clock read straight from the system clock
+        (``datetime.now`` reads the same clock and cuts it to whole microseconds, as ``// 1000``
+        does), without making a datetime to take apart again."""
+        if self._wall_clock and self.clock is self._default_clock:
+            return time.time_ns() // 1000
+        return to_us(self.clock())
 
     def _comparable_of(self, row: Candidate) -> Comparable:
         """A stored message's prepared comparable text (``row.text`` is not None): the one the
@@ -285,7 +312,7 @@ class ContactTracker:
             del self._comparable[next(iter(self._comparable))]  # the oldest entry
         self._comparable[message_id] = text
 
-    def _remember_breaches(self, message: Message, at: Stamp, breached: list[WindowCount]) -> None:
+    def _remember_breaches(self, message: Message, at_us: int, at_id: str, breached: list[WindowCount]) -> None:
         """Keep the windows ``message`` breached, for ``history`` right after (which counts them
         again at the customer's latest message: usually this one), with the store's token that
         says whether anything recorded since could change them."""
@@ -296,7 +323,7 @@ class ContactTracker:
         if token is None:
             return
         memo = self._breaches
-        entry = (at.received_us, at.id, token, [c.window.name for c in breached])
+        entry = (at_us, at_id, token, [c.window.name for c in breached])
         earlier = memo.pop(message.sender, None)
         if len(memo) >= BREACHES_MEMO:
             del memo[next(iter(memo))]  # the oldest entry
@@ -352,14 +379,9 @@ class ContactTracker:
                     self.settings.burst,
                 )
                 breaches = [c.window.name for c in counts if c.breached]
-            return CustomerHistory(
-                customer=canonical,
-                finding_counts=finding_counts,
-                messages_total=total,
-                window_breaches=breaches,
-                keys=keys,
-                last_seen=last_seen,
-            )
+            # (customer, finding_counts, messages_total, window_breaches, keys, last_seen: passed
+            # by position, which skips matching six keywords)
+            return CustomerHistory(canonical, finding_counts, total, breaches, keys, last_seen)
 
     def find_campaign(self, message: Message) -> Finding | None:
         """The campaign check alone, without recording anything (benchmarks, diagnostics)."""
@@ -367,7 +389,7 @@ class ContactTracker:
         prepared = Comparable.of(comparable(message.text, self.settings.ignore_lines))
         with self._session():
             return self._campaign_finding(
-                message, prepared, Stamp(to_us(at_time), message.id), self._fingerprints_keys(prepared)[1],
+                message, prepared, to_us(at_time), message.id, self._fingerprints_keys(prepared)[1],
                 _Evidence(message, self.settings),
             )
 
@@ -403,7 +425,7 @@ class ContactTracker:
         return self._index
 
     # -- findings -------------------------------------------------------------------------------
-    def _rate_finding(self, message: Message, counts: list[WindowCount], evidence: "_Evidence",
+    def _rate_finding(self, message: Message, counts: list[WindowCount], evidence: Callable[[], list[Evidence]],
                       breached: list[WindowCount] | None = None) -> Finding | None:
         if breached is None:
             breached = [c for c in counts if c.breached]
@@ -428,7 +450,7 @@ class ContactTracker:
         )
 
     def _duplicate_finding(self, message: Message, dups: list[DuplicateMatch], threshold: float,
-                           evidence: "_Evidence") -> Finding:
+                           evidence: Callable[[], list[Evidence]]) -> Finding:
         best = dups[0]
         return Finding(
             category="duplicate_contact",
@@ -444,7 +466,7 @@ class ContactTracker:
             details={"threshold": threshold, "matches": [d.to_json() for d in dups[:MAX_RELATED]]},
         )
 
-    def _repeated_demand_finding(self, message: Message, dups: list[DuplicateMatch], evidence: "_Evidence") -> Finding | None:
+    def _repeated_demand_finding(self, message: Message, dups: list[DuplicateMatch], evidence: Callable[[], list[Evidence]]) -> Finding | None:
         times = len(dups) + 1
         need = self.settings.duplicates.repeated_demand
         if times < need:
@@ -461,14 +483,14 @@ class ContactTracker:
             details={"times": times, "threshold": need, "similarity": [round(d.similarity, 1) for d in dups[:MAX_RELATED]]},
         )
 
-    def _campaign_finding(self, message: Message, prepared: Comparable, at: Stamp, keys: np.ndarray | None,
-                          evidence: "_Evidence", ready: "_Prepared | None" = None) -> Finding | None:
+    def _campaign_finding(self, message: Message, prepared: Comparable, at_us: int, at_id: str,
+                          keys: np.ndarray | None, evidence: Callable[[], list[Evidence]],
+                          ready: "_Prepared | None" = None) -> Finding | None:
         cfg = self.settings.campaigns
         if not cfg.enabled or keys is None:
             return None
         text = prepared.text
-        since_us = at.received_us - self._campaign_lookback_us
-        at_us, at_id = at.received_us, at.id
+        since_us = at_us - self._campaign_lookback_us
         index = self.index
         if ready is not None and ready.generation == index.generation and ready.combined is not None:
             seqs = index.candidates(keys, cfg.max_candidates, combined=ready.combined, sorted_hits=ready.hits)
@@ -527,6 +549,9 @@ class ContactTracker:
         )
 
 
+_tuple_new = tuple.__new__
+
+
 class _Prepared(NamedTuple):
     """What ``ContactTracker.prepare`` computed for one message (``text``: the text it read):
     with band keys, also their stored bytes, the index's dict keys (``CampaignIndex.combined``)
@@ -555,6 +580,12 @@ class _Evidence:
     def __call__(self) -> list[Evidence]:
         start, end = self.span
         return [Evidence(start, end, self._message.text[start:end])]
+
+
+def _evidence(message: Message, span: tuple[int, int]) -> list[Evidence]:
+    """``_Evidence(message, settings, span)()``: a fresh list each call."""
+    start, end = span
+    return [Evidence(start, end, message.text[start:end])]
 
 
 def _earlier(rows: list[Candidate], at_us: int, at_id: str) -> list[Candidate]:

@@ -143,6 +143,9 @@ def row_bytes(row: "Candidate") -> int:
         return ROW_BYTES + 3 * sys.getsizeof(text)
     prepared = row.comparable
     if isinstance(prepared, tuple):  # the contact stage's Comparable: strings and a flag
+        if len(prepared) == 3 and type(prepared[0]) is str and type(prepared[1]) is not str and type(prepared[2]) is str:
+            # (the usual shape, text, flag, words: the sum below, written out)
+            return ROW_BYTES + sys.getsizeof(prepared[0]) + sys.getsizeof(prepared[2])
         return ROW_BYTES + sum([sys.getsizeof(part) for part in prepared if type(part) is str])
     return ROW_BYTES
 
@@ -253,6 +256,7 @@ class MessageCache:
         if row.received_us > self._newest_us:
             self._newest_us = row.received_us
         weight = 0  # row_bytes(row), once for both spans
+        received_us = row.received_us
         for name in (("customer", row.customer), ("thread", row.thread)):
             span = self.spans.get(name)
             if span is None:
@@ -263,14 +267,18 @@ class MessageCache:
             if len(span.rows) >= MAX_SPAN_ROWS:
                 self.span_bytes -= self.spans.pop(name).bytes + SPAN_BYTES
                 continue
-            if span.add(row) < len(span.rows) - 1:
+            us = span.us
+            if not us or received_us > us[-1]:  # (``Span.add``'s usual case, written out: appended, last)
+                span.rows.append(row)
+                us.append(received_us)
+            elif span.add(row) < len(span.rows) - 1:
                 span.disorder += 1  # landed before a later row of its key
             if not weight:
                 weight = row_bytes(row)
             span.bytes += weight
             self.span_bytes += weight
             need = self.needs.get(name[0])
-            if need is not None:
+            if need is not None and len(us) >= TRIM_SLACK:  # (``Span.cut`` cuts nothing from fewer rows)
                 self.span_bytes -= span.cut(*need)
         self._inserts += 1
         if self._inserts % SWEEP_EVERY == 0:
