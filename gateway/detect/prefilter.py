@@ -29,7 +29,7 @@ import codecs
 import re
 import re._constants as K  # the parsed form of a Python regex (stable across 3.11-3.13)
 import re._parser as sre_parse
-from typing import Iterable
+from typing import Callable, Iterable
 
 try:  # optional: the engine falls back to its word triggers without it
     import re2 as _re2
@@ -267,27 +267,36 @@ def _wide_item(op: object, av: object) -> bool:
     return False
 
 
-def _needs_wide(data: list[tuple[object, object]]) -> bool:
-    """Every match of the parsed sequence holds a character above ASCII."""
+_REPEATS = (K.MAX_REPEAT, K.MIN_REPEAT, K.POSSESSIVE_REPEAT)
+
+
+def _every_match_holds(data: list[tuple[object, object]], item: Callable[[object, object], bool]) -> bool:
+    """Every match of the parsed sequence holds a character that ``item`` accepts: a literal it
+    accepts, a class all of whose items it accepts, or such a part in every branch, in a group or
+    in a repeat taken at least once."""
     for op, av in data:
-        if op is K.LITERAL and av >= 0x80:  # type: ignore[operator]
+        if item(op, av):
             return True
-        if op is K.IN and av and all(_wide_item(o, a) for o, a in av):  # type: ignore[union-attr]
+        if op is K.IN and av and all(item(o, a) for o, a in av):  # type: ignore[union-attr]
             return True
-        if op is K.BRANCH and all(_needs_wide(b.data) for b in av[1]):  # type: ignore[index]
+        if op is K.BRANCH and all(_every_match_holds(b.data, item) for b in av[1]):  # type: ignore[index]
             return True
-        if op is K.SUBPATTERN and _needs_wide(av[3].data):  # type: ignore[index]
+        if op is K.SUBPATTERN and _every_match_holds(av[3].data, item):  # type: ignore[index]
             return True
-        if op is K.ATOMIC_GROUP and _needs_wide(av.data):  # type: ignore[attr-defined]
+        if op is K.ATOMIC_GROUP and _every_match_holds(av.data, item):  # type: ignore[attr-defined]
             return True
-        if op in (K.MAX_REPEAT, K.MIN_REPEAT, K.POSSESSIVE_REPEAT):
+        if op in _REPEATS:
             lo, _, sub = av  # type: ignore[misc]
-            if lo >= 1 and _needs_wide(sub.data):
+            if lo >= 1 and _every_match_holds(sub.data, item):
                 return True
     return False
 
 
-_REPEATS = (K.MAX_REPEAT, K.MIN_REPEAT, K.POSSESSIVE_REPEAT)
+def _needs_wide(data: list[tuple[object, object]]) -> bool:
+    """Every match of the parsed sequence holds a character above ASCII."""
+    return _every_match_holds(data, _wide_item)
+
+
 _LETTERS = (ord("a"), ord("z"))
 
 
@@ -355,25 +364,9 @@ def _letter_item(op: object, av: object) -> bool:
 
 
 def _needs_letter(data: list[tuple[object, object]]) -> bool:
-    """Every match of the parsed sequence holds one of ``a``-``z`` or ``*`` (as :func:`_needs_wide`
-    does for the characters above ASCII): so does every match of its looser form, which keeps
-    literals and classes of ASCII characters as they are."""
-    for op, av in data:
-        if _letter_item(op, av):
-            return True
-        if op is K.IN and av and all(_letter_item(o, a) for o, a in av):  # type: ignore[union-attr]
-            return True
-        if op is K.BRANCH and all(_needs_letter(b.data) for b in av[1]):  # type: ignore[index]
-            return True
-        if op is K.SUBPATTERN and _needs_letter(av[3].data):  # type: ignore[index]
-            return True
-        if op is K.ATOMIC_GROUP and _needs_letter(av.data):  # type: ignore[attr-defined]
-            return True
-        if op in _REPEATS:
-            lo, _, sub = av  # type: ignore[misc]
-            if lo >= 1 and _needs_letter(sub.data):
-                return True
-    return False
+    """Every match of the parsed sequence holds one of ``a``-``z`` or ``*``: so does every match of
+    its looser form, which keeps literals and classes of ASCII characters as they are."""
+    return _every_match_holds(data, _letter_item)
 
 
 def _lettered(pattern: str, tree: "sre_parse.SubPattern | None" = None) -> bool:
