@@ -538,6 +538,29 @@ _SHAPES: dict[tuple[Any, ...], _Shape] = {}
 _LAST_PLAIN: tuple[Any, ...] | None = None
 
 
+def _new_shape(decision: Decision, effects: Any) -> _Shape:
+    """The texts of ``decision``'s shape: its decision JSON around its message id, and its audit
+    evidence's canonical JSON around the customer, ``effects`` (the report, or where its texts
+    go), the findings and the text hash."""
+    decided = decision.to_json()
+    decided["message_id"] = _HOLE[1]
+    evidence = {"customer": _HOLE[0], "tags": decided["tags"], "actions": decided["actions"],
+                "hits": decided["hits"], "misses": decided["misses"], "shadow": decision.shadow,
+                "held": decision.held, "text_sha256": _HOLE[3], "findings": _HOLE[2], "effects": effects}
+    summary = _summary(decision)
+    return _Shape(_holes(_json_text, decided, _HOLE[1:2], _str_text),
+                  _holes(_canonical, evidence, _HOLE, _str_text), summary,
+                  ',"reason":' + _str_text(summary) + ',"seq":')
+
+
+def _remember(cache: dict[tuple[Any, ...], _Shape], key: tuple[Any, ...], shape: _Shape) -> _Shape:
+    """Keep ``shape`` under ``key`` (a cache of at most 4,096 shapes, emptied when full)."""
+    if len(cache) >= 4096:
+        cache.clear()
+    cache[key] = shape
+    return shape
+
+
 def _plain_shape(decision: Decision) -> _Shape | None:
     """The cached texts for this decision's shape (tags, categories, hits, misses, shadow, held),
     or None when the shape cannot be a cache key (then the general path writes it)."""
@@ -559,18 +582,8 @@ def _plain_shape(decision: Decision) -> _Shape | None:
     else:
         if any(type(x) is not str for part in key[:4] for x in part):
             return None
-        decided = decision.to_json()
-        decided["message_id"] = _HOLE[1]
-        evidence = {"customer": _HOLE[0], "tags": decided["tags"], "actions": [], "hits": decided["hits"],
-                    "misses": decided["misses"], "shadow": decision.shadow, "held": decision.held,
-                    "text_sha256": _HOLE[3], "findings": _HOLE[2], "effects": EffectsReport(_HOLE[1]).to_json()}
-        summary = _summary(decision)
-        shape = _Shape(_holes(_json_text, decided, _HOLE[1:2], _str_text),
-                       _holes(_canonical, evidence, _HOLE, _str_text), summary,
-                       ',"reason":' + _str_text(summary) + ',"seq":')
-        if len(_SHAPES) >= 4096:
-            _SHAPES.clear()
-        _SHAPES[key] = shape
+        # the effects report of a message without actions: only its message id varies
+        shape = _remember(_SHAPES, key, _new_shape(decision, EffectsReport(_HOLE[1]).to_json()))
     return shape
 
 
@@ -649,18 +662,7 @@ def _action_shape(decision: Decision) -> _Shape | None:
                     return None
                 if any(type(x) is str and "\x00" in x for x in values):
                     return None
-        decided = decision.to_json()
-        decided["message_id"] = _HOLE[1]
-        evidence = {"customer": _HOLE[0], "tags": decided["tags"], "actions": decided["actions"],
-                    "hits": decided["hits"], "misses": decided["misses"], "shadow": decision.shadow,
-                    "held": decision.held, "text_sha256": _HOLE[3], "findings": _HOLE[2], "effects": _HOLE[1]}
-        summary = _summary(decision)
-        shape = _Shape(_holes(_json_text, decided, _HOLE[1:2], _str_text),
-                       _holes(_canonical, evidence, _HOLE, _str_text), summary,
-                       ',"reason":' + _str_text(summary) + ',"seq":')
-        if len(_ACTION_SHAPES) >= 4096:
-            _ACTION_SHAPES.clear()
-        _ACTION_SHAPES[key] = shape
+        shape = _remember(_ACTION_SHAPES, key, _new_shape(decision, _HOLE[1]))  # the whole report filled in
     return shape
 
 
