@@ -13,10 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import gateway.ingest.reader as reader
-from gateway.errors import IngestError
-from gateway.ingest import ingest
 from gateway.ingest.fastparse import parse_simple
+from tests.ingest_paths import ingest_both, standard_path
+from tests.ingest_paths import read as _read
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIL = sorted((ROOT / "tests" / "data" / "mail").glob("*.eml")) + sorted(
@@ -46,48 +45,31 @@ def same_as_standard(raw: bytes) -> bool:
     return True
 
 
-def _read(raw: bytes) -> object:
-    try:
-        return ingest(raw, source="t")
-    except IngestError as exc:
-        return f"IngestError: {exc}"
-
-
-def ingest_both(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[object, object]:
-    """What ingest makes of ``raw`` (a Message or the error) with and without the direct path."""
-    fast = _read(raw)
-    with monkeypatch.context() as m:
-        m.setattr(reader, "split_head", lambda data: None)
-        std = _read(raw)
-    return fast, std
-
-
 @pytest.mark.parametrize("path", MAIL, ids=lambda p: p.name)
-def test_the_test_mail_reads_the_same_either_way(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_test_mail_reads_the_same_either_way(path: Path) -> None:
     raw = path.read_bytes()
     same_as_standard(raw)
-    fast, std = ingest_both(raw, monkeypatch)
+    fast, std = ingest_both(raw)
     assert fast == std
 
 
-def test_the_benchmark_mail_takes_the_direct_path(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_benchmark_mail_takes_the_direct_path() -> None:
     from bench.mailcorpus import corpus
 
     raws = corpus(200, seed=3)
     assert all(same_as_standard(raw) for raw in raws)  # single-part and multipart/alternative
     for raw in raws[:40]:
-        fast, std = ingest_both(raw, monkeypatch)
+        fast, std = ingest_both(raw)
         assert fast == std
 
 
-def test_the_benchmark_mail_ingests_the_same_either_way(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_benchmark_mail_ingests_the_same_either_way() -> None:
     """Every Message field, over 1,000 benchmark messages (10 % multipart, 10 % HTML only)."""
     from bench.mailcorpus import corpus
 
     raws = corpus(1000, seed=5)
     fast = [_read(raw) for raw in raws]
-    with monkeypatch.context() as m:
-        m.setattr(reader, "split_head", lambda data: None)
+    with standard_path():
         std = [_read(raw) for raw in raws]
     assert fast == std
 
@@ -112,9 +94,9 @@ def test_the_benchmark_mail_ingests_the_same_either_way(monkeypatch: pytest.Monk
     b"Subject: no body and no blank line",
     b"\r\n\r\nbody only\r\n",
 ])
-def test_unusual_mail_goes_to_the_standard_parser(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unusual_mail_goes_to_the_standard_parser(raw: bytes) -> None:
     assert parse_simple(raw) is None
-    fast, std = ingest_both(raw, monkeypatch)
+    fast, std = ingest_both(raw)
     assert fast == std
 
 
@@ -140,9 +122,9 @@ _ctypes = st.sampled_from([b"", b"text/plain; charset=utf-8", b"text/html", b"te
     (b"Subject: x\nContent-Type: multipart/mixed; boundary=O\n\n--O\nContent-Type: multipart/alternative; "
      b"boundary=I\n\n--I\n\nplain\n--I--\n--O--\n"),
 ])
-def test_multipart_mail_takes_the_direct_path(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_multipart_mail_takes_the_direct_path(raw: bytes) -> None:
     assert same_as_standard(raw)
-    fast, std = ingest_both(raw, monkeypatch)
+    fast, std = ingest_both(raw)
     assert fast == std
 
 

@@ -10,29 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import gateway.ingest.reader as reader
-from gateway.errors import IngestError
-from gateway.ingest import ingest
 from gateway.ingest.fastparse import split_head
 from gateway.ingest.limits import DEFAULT_LIMITS
 from gateway.ingest.mime import simple_body
+from tests.ingest_paths import ingest_both
+from tests.ingest_paths import read as _read
 
 HEAD = b"From: Ann <ann@example.org>\nTo: support@example.com\nSubject: Order 7\nMessage-ID: <m1@example.org>\n"
-
-
-def _read(raw: bytes) -> object:
-    try:
-        return ingest(raw, source="t")
-    except IngestError as exc:
-        return f"IngestError: {exc}"
-
-
-def both(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[object, object]:
-    fast = _read(raw)
-    with monkeypatch.context() as m:
-        m.setattr(reader, "split_head", lambda data: None)  # the standard parser and extract_body
-        std = _read(raw)
-    return fast, std
 
 
 def took_direct(raw: bytes) -> bool:
@@ -76,16 +60,16 @@ STEPS_ASIDE = {
 
 
 @pytest.mark.parametrize("raw", TAKEN.values(), ids=TAKEN.keys())
-def test_single_part_text_is_read_directly_and_the_same(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_single_part_text_is_read_directly_and_the_same(raw: bytes) -> None:
     assert took_direct(raw)
-    fast, std = both(raw, monkeypatch)
+    fast, std = ingest_both(raw)
     assert fast == std
 
 
 @pytest.mark.parametrize("raw", STEPS_ASIDE.values(), ids=STEPS_ASIDE.keys())
-def test_other_parts_go_the_general_way_and_read_the_same(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_other_parts_go_the_general_way_and_read_the_same(raw: bytes) -> None:
     assert not took_direct(raw)
-    fast, std = both(raw, monkeypatch)
+    fast, std = ingest_both(raw)
     assert fast == std
 
 
@@ -134,11 +118,5 @@ def test_generated_single_part_mail_reads_the_same_either_way(text: str, cte: st
     if disposition:
         head += f"Content-Disposition: {disposition}\n"
     raw = (head + "\n").replace("\n", eol).encode() + _encode(text, cte, charset) + damage
-    fast = _read(raw)
-    saved = reader.split_head
-    reader.split_head = lambda data: None
-    try:
-        std = _read(raw)
-    finally:
-        reader.split_head = saved
+    fast, std = ingest_both(raw)
     assert fast == std
