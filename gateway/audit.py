@@ -203,9 +203,6 @@ class AuditLog:
     def __init__(self, db: Database) -> None:
         self.db = db
         db.migrate()
-        #: ``(connection, cursor.execute)``: one cursor kept for the entries written in the store's
-        #: own transaction (``c.execute`` makes a new cursor for every statement).
-        self._kept: tuple[sqlite3.Connection | None, Any] = (None, None)
         self._head_hook = self._write_head  # one bound method, registered once per append
         have = db.query("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'")
         if len(have) < len(_TRIGGERS):
@@ -287,13 +284,7 @@ class AuditLog:
         else:  # entry_hash(...) from the caller's spelling of the other fields
             digest = _sha256("".join((prev_hash, spelled[0], evidence_json, spelled[1], str(seq), spelled[2]))
                              .encode("utf-8")).hexdigest()
-        if batched:  # the kept cursor (a new one when the store's connection changed): c.execute(...)
-            kept = self._kept
-            if kept[0] is not c:
-                kept = self._kept = (c, c.cursor().execute)
-            run = kept[1]
-        else:
-            run = c.execute
+        run = db.kept_execute(c) if batched else c.execute  # (in the store's transaction: its kept cursor)
         run("INSERT INTO audit_log(seq, at, actor, action, subject, reason, evidence, prev_hash, hash) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (seq, at_text, actor, action, subject, reason, evidence_json, prev_hash, digest))

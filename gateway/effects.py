@@ -266,7 +266,6 @@ class CoreEffects:
             renderer = DraftRenderer(policy.templates_dir or rules_dir() / "templates")
         self.renderer = renderer
         self.clock = clock or utcnow
-        self._kept: tuple[sqlite3.Connection | None, Any] = (None, None)  # (connection, its kept cursor's execute)
 
     def recorded(self, message_id: str) -> tuple[dict[str, Any], EffectsReport] | None:
         """The stored decision (JSON) and effects report of a message applied before, else None."""
@@ -334,7 +333,7 @@ class CoreEffects:
             decision_text = _json_text(decided)
         else:  # _json_text(decision.to_json()), from the texts cached for the decision's shape
             decision_text = shape.decision[0] + _str_text(decision.message_id) + shape.decision[1]
-        self._execute(c)(
+        self.db.kept_execute(c)(
             "INSERT INTO decisions(message_id, customer, thread, source, subject, sender_address, lang, "
             "received_at, decided_at, content_hash, text_sha256, findings, decision, report) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -373,8 +372,7 @@ class CoreEffects:
             findings_text = findings_canonical = "[]"
         received = message.received_at
         text_mid = _str_text(mid)
-        kept = self._kept
-        (kept[1] if kept[0] is c else self._execute(c))(  # self._execute(c)(...)
+        self.db.kept_execute(c)(
             "INSERT INTO decisions(message_id, customer, thread, source, subject, sender_address, lang, "
             "received_at, decided_at, content_hash, text_sha256, findings, decision, report) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -393,16 +391,6 @@ class CoreEffects:
             (_DECISION_AT + now_text + _DECISION_EVIDENCE, shape.reason_spelled, _SUBJECT_MESSAGE + text_mid[1:] + "}"),
             at_text=now_text, conn=c)
         return EffectsReport(mid)
-
-    def _execute(self, c: sqlite3.Connection) -> Callable[..., Any]:
-        """``c.execute``, through one cursor kept for the store's own connection (``c.execute``
-        makes a new cursor for every statement). ``c`` is in this thread's open transaction."""
-        if c is not self.db.conn:
-            return c.execute
-        kept = self._kept
-        if kept[0] is not c:
-            kept = self._kept = (c, c.cursor().execute)
-        return kept[1]  # type: ignore[no-any-return]
 
     def _hold(self, c: sqlite3.Connection, message: Message, findings: list[Finding], found: list[dict[str, Any]],
               decision: Decision, customer: str, report: EffectsReport, now: datetime) -> None:

@@ -68,6 +68,7 @@ class Database:
         #: this transaction left it). Emptied when a transaction begins, commits or rolls back, and
         #: when a nested transaction (savepoint) rolls back.
         self.tx_local: dict[str, Any] = {}
+        self._kept: tuple[sqlite3.Connection | None, Any] = (None, None)  # (connection, its kept cursor's execute)
 
     @classmethod
     def open(cls, path: str | Path = ":memory:", *, readonly: bool = False) -> "Database":
@@ -175,6 +176,17 @@ class Database:
         self._in_tx = False
         self.tx_local.clear()
         self._before_commit.clear()
+
+    def kept_execute(self, c: sqlite3.Connection) -> Callable[..., sqlite3.Cursor]:
+        """``c.execute``, through one cursor kept for the store's own connection (``c.execute``
+        makes a new cursor for every statement): for statements whose results are not read, in
+        this thread's open transaction. Another connection gets its own ``execute``."""
+        if c is not self.conn:
+            return c.execute
+        kept = self._kept
+        if kept[0] is not c:  # the first call, or the store's connection was replaced
+            kept = self._kept = (c, c.cursor().execute)
+        return kept[1]  # type: ignore[no-any-return]
 
     @property
     def in_tx(self) -> bool:
