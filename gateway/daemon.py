@@ -405,17 +405,10 @@ def _report_source_end(task: asyncio.Task[Any]) -> None:
 
 
 def _memory_sizes(pipeline: Any) -> dict[str, tuple[int, int]]:
-    """Entries and bytes of the pipeline's bounded caches (for /metrics): the store's row cache
-    (bounded by bytes) and the campaign index (bounded by the campaign lookback)."""
-    sizes: dict[str, tuple[int, int]] = {}
-    tracker = getattr(pipeline, "tracker", None)
-    cache = getattr(getattr(tracker, "store", None), "_cache", None)
-    if cache is not None and hasattr(cache, "span_bytes"):
-        sizes["row_cache"] = (len(getattr(cache, "by_seq", ())), int(cache.span_bytes))
-    index = getattr(tracker, "_index", None)  # None until the first campaign check loads it
-    if index is not None:
-        sizes["campaign_index"] = (len(index), int(index.memory_bytes))
-    return sizes
+    """Entries and bytes of the pipeline's bounded caches (for /metrics): what the contact stage
+    reports (``ContactTracker.memory_sizes``), nothing for a tracker without them."""
+    sizes = getattr(getattr(pipeline, "tracker", None), "memory_sizes", None)
+    return sizes() if sizes is not None else {}
 
 
 def _not_ready(message: Any) -> Any:

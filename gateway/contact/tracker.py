@@ -14,8 +14,8 @@ import bisect
 import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
-from functools import partial
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -409,6 +409,18 @@ class ContactTracker:
         if self.settings.campaigns.eligible(text, prepared.cjk):
             keys = self.hasher.bands_for(text)
         return Fingerprints(content_hash=content_hash(text) if text else "", bands=band_bytes(keys)), keys
+
+    def memory_sizes(self) -> dict[str, tuple[int, int]]:
+        """Entries and bytes of the stage's bounded structures, for the daemon's /metrics: the
+        store's row cache (bounded by bytes) when the store has one, and the campaign index
+        (bounded by the campaign lookback) once it is loaded (asking never loads it)."""
+        sizes: dict[str, tuple[int, int]] = {}
+        cache_size = getattr(self.store, "cache_size", None)
+        if cache_size is not None:
+            sizes["row_cache"] = cache_size()
+        if self._index is not None:
+            sizes["campaign_index"] = (len(self._index), int(self._index.memory_bytes))
+        return sizes
 
     @property
     def index(self) -> CampaignIndex:

@@ -381,6 +381,10 @@ class SqliteMessageStore:
         if cache_bytes is not None:  # the cached rows' byte budget (message_cache.MAX_SPAN_BYTES by default)
             self._cache.max_span_bytes = cache_bytes
 
+    def cache_size(self) -> tuple[int, int]:
+        """The row cache's entries and bytes (its bound is in bytes), for the daemon's /metrics."""
+        return len(self._cache.by_seq), int(self._cache.span_bytes)
+
     def session(self) -> AbstractContextManager[None]:
         """Several reads that may share one cache check (one tracker step): the cache is checked
         against the database once instead of before every read. (A plain object, not a

@@ -155,6 +155,9 @@ def test_memory_gauges_show_the_bounded_structures_and_a_failing_reading_never_b
     rows = [line for line in text.splitlines() if line.startswith('hg_memory_structure_entries{structure="row_cache"}')]
     assert rows and int(rows[0].split()[-1]) >= 1  # the message just recorded is cached
     assert 'hg_memory_structure_bytes{structure="row_cache"}' in text
+    index = [line for line in text.splitlines()
+             if line.startswith('hg_memory_structure_entries{structure="campaign_index"}')]
+    assert index and int(index[0].split()[-1]) >= 1  # the campaign check indexed the message
     assert int(next(line for line in text.splitlines() if line.startswith("process_resident_memory_bytes")).split()[-1]) > 0
 
     def broken() -> dict:
