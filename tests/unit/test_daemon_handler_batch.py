@@ -142,3 +142,55 @@ def test_batches_give_the_verdicts_and_rows_of_one_message_at_a_time(tmp_path: P
                 + [tuple(r) for r in db.query("SELECT message_id, verdict FROM verdicts ORDER BY message_id")])
 
     assert rows(batch_db) == rows(one_db)
+
+
+class CountingDetector:
+    """The real detector, counting its calls per message id; ``broken`` names a message whose
+    detection always fails (a rule crashing on hostile input)."""
+
+    def __init__(self, real: object, broken: str = "") -> None:
+        self.real = real
+        self.broken = broken
+        self.calls: dict[str, int] = {}
+
+    def detect(self, message: Message) -> list:
+        self.calls[message.id] = self.calls.get(message.id, 0) + 1
+        if message.id == self.broken:
+            raise RuntimeError("rule crashed")
+        return self.real.detect(message)  # type: ignore[attr-defined]
+
+
+def test_prepare_detects_the_batch_once_and_a_detection_failure_stays_the_messages_own(
+        tmp_path: Path, detector: object) -> None:
+    db = Database.open(tmp_path / "g.db")
+    counting = CountingDetector(detector, broken="<raw-2@example.com>")
+    pipeline = Pipeline.create(db, detector=counting, clock=lambda: T0)
+    handler = MessageHandler(Checkpoints(db), Quarantine(db), lambda m: pipeline.process(m, joined=True),
+                             prepare=pipeline.prepare)
+    stats = SourceStats("imap", "INBOX")
+    outcomes = handle_batch(handler, [raw(i, t) for i, t in enumerate(TEXTS[:4])], stats)
+
+    # detected in ``prepare``, and not again when processed; the broken one tried again in its
+    # own savepoint, where it fails and is quarantined alone
+    assert counting.calls == {"<raw-0@example.com>": 1, "<raw-1@example.com>": 1,
+                              "<raw-2@example.com>": 2, "<raw-3@example.com>": 1}
+    assert [bool(o.verdict.quarantined) for o in outcomes] == [False, False, True, False]
+    assert "rule crashed" in outcomes[2].verdict.quarantined
+    assert "threat" in outcomes[0].verdict.categories and not outcomes[1].verdict.categories
+    assert pipeline._detected == {}  # nothing prepared outlives the batch
+
+
+def test_prepared_findings_serve_only_the_message_object_they_were_made_for(tmp_path: Path, detector: object) -> None:
+    db = Database.open(tmp_path / "g.db")
+    counting = CountingDetector(detector)
+    pipeline = Pipeline.create(db, detector=counting, clock=lambda: T0)
+    from gateway.ingest import ingest
+
+    first = ingest(raw(0, TEXTS[1]), source="imap")
+    pipeline.prepare([first])
+    # another message under the same id (a re-sent copy whose text was changed) is detected afresh
+    changed = ingest(raw(0, TEXTS[0]), source="imap")
+    with db.tx():
+        result = pipeline.process(changed, joined=True)
+    assert counting.calls["<raw-0@example.com>"] == 2
+    assert "threat" in result.decision.categories
