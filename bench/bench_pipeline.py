@@ -41,7 +41,8 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,24 @@ def _instrument(pipeline: Pipeline, stages: dict[str, float]) -> None:
         object.__setattr__(obj, attr, _timed(stages, name, getattr(obj, attr)))
 
 
+def _count_commits(db: Database, commits: list[int]) -> None:
+    """Count the store's commits in ``commits[0]``: each outermost ``Database.tx()`` that ends
+    without an error commits. (Not with a statement trace callback: for every statement SQLite
+    then spells out its SQL with every bound value, the message texts included, and Python
+    decodes it: 9% more instructions a message, counted by callgrind on varied mail.)"""
+    outer = db.tx
+
+    @contextmanager
+    def tx() -> Iterator[Any]:
+        outermost = not db.conn.in_transaction
+        with outer() as conn:
+            yield conn
+        if outermost:
+            commits[0] += 1
+
+    db.tx = tx  # type: ignore[method-assign]
+
+
 def rss_mb() -> float:
     """The process's resident memory now (Linux /proc), else its peak."""
     try:
@@ -117,7 +136,7 @@ def run(raws: list[bytes], batch: int, detector: object,
                     collecting[0] += time.process_time() - collecting[1]
 
             gc.callbacks.append(on_gc)
-        db.conn.set_trace_callback(lambda sql: commits.__setitem__(0, commits[0] + (sql == "COMMIT")))
+        _count_commits(db, commits)
         tagged = 0
         cpu0, wall0 = time.process_time(), time.perf_counter()
         lap = [cpu0]
@@ -141,7 +160,6 @@ def run(raws: list[bytes], batch: int, detector: object,
                 laps(start + len(messages), len(messages))
         wall = time.perf_counter() - wall0
         cpu = time.process_time() - cpu0
-        db.conn.set_trace_callback(None)
         if stages is not None:
             gc.callbacks.remove(on_gc)
             stages["gc"] = collecting[0]  # (inside the stages' own timers: shown apart, not added)
