@@ -92,7 +92,8 @@ class Pipeline:
         drafts, audit) commits in one transaction: one commit per message, and never a recorded
         message without its decision. A caller's open transaction is joined instead, as a
         savepoint; with ``joined`` (the daemon, whose own savepoint per message also holds the
-        verdict ledger's row) as part of the caller's, without a savepoint of its own."""
+        verdict ledger's row) as part of the caller's, without a savepoint of its own. Detection
+        findings that ``prepare`` made for this very message object are used, once."""
         early = self._detected.pop(message.id, None)
         if early is not None and early[0] is message:
             findings = early[1]
