@@ -121,9 +121,6 @@ class Pipeline:
         detection fails is left to ``process``, where the failure is its own. Only the last batch
         is kept."""
         batch = list(messages)
-        prepare = getattr(self.tracker, "prepare", None)
-        if prepare is not None:
-            prepare(batch)
         detect = self.detector.detect  # type: ignore[attr-defined]
         detected: dict[str, tuple[Message, list[Finding]]] = {}
         for m in batch:
@@ -132,6 +129,9 @@ class Pipeline:
             except Exception:  # noqa: BLE001 - run again by ``process``, which quarantines it
                 detected.pop(m.id, None)
         self._detected = detected
+        prepare = getattr(self.tracker, "prepare", None)  # (after detection, as in ``process_many``)
+        if prepare is not None:
+            prepare(batch)
         if self.effects is not None:
             ids = [m.id for m in batch]
             self._unrecorded = set(ids) - self.effects.recorded_ids(ids)  # type: ignore[attr-defined]
@@ -147,10 +147,15 @@ class Pipeline:
             return [self.process(m) for m in messages]
         assert self.db is not None
         batch = list(messages)
-        prepare = getattr(self.tracker, "prepare", None)  # the contact stage's work for the whole batch at once
+        # Detection first, for the whole batch: it needs no state, and one message after another
+        # it keeps its automata in the processor's caches (run between the other stages' work,
+        # each message's detection took about half as long again). Then the contact stage's
+        # work for the whole batch at once, whose rows and keys the messages use right after.
+        detect = self.detector.detect  # type: ignore[attr-defined]
+        found = [list(detect(m)) for m in batch]
+        prepare = getattr(self.tracker, "prepare", None)
         if prepare is not None:
             prepare(batch)
-        detect = self.detector.detect  # type: ignore[attr-defined]
         stateful = self._stateful
         effects: CoreEffects = self.effects  # type: ignore[assignment]
         results: list[Result] = []
@@ -160,10 +165,6 @@ class Pipeline:
             # The re-delivery check is one query for the batch; a message met earlier in the
             # same batch is looked up again, as ``process`` would.
             seen = effects.recorded_ids([m.id for m in batch])
-            # Detection first, for the whole batch: it needs no state, and one message after
-            # another it keeps its automata in the processor's caches (run between the other
-            # stages' work, each message's detection took about half as long again).
-            found = [list(detect(m)) for m in batch]
             for m, f in zip(batch, found):
                 results.append(stateful(m, f, m.id in seen))
                 seen.add(m.id)
