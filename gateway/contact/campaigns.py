@@ -6,19 +6,23 @@ holds ``8 * bands`` bytes per message (256 B with 32 bands) instead of the ~8.8 
 general-purpose LSH library. The full signature is not kept at all: the band keys are stored with
 each message, and rapidfuzz on the texts confirms every candidate.
 
-New messages go to a small buffer — a dict from (band, key) to sequence numbers for lookups,
-and the messages' key arrays, stacked only at the merge — and when it fills, it is merged into
-the sorted arrays (one insert per band, linear in N). A lookup in the buffer is one dict probe per band, whatever its size. Within one key, sequence numbers
-stay ascending, so a huge bucket (a form letter sent a hundred thousand times) is cut to its most
-recent entries instead of slowing every lookup.
+New messages go to a small buffer — their keys kept sorted as ``band << 32 | key`` in ``uint64``
+arrays (a small level that takes each batch, merged into a larger one now and then; the messages
+added since the last look-up wait unsorted, and a filter of one bit per key hash rules out most
+keys before any search) — and when it fills, it is merged into the sorted arrays (one insert
+per band, linear in N; at a batch's look-up when the batch would fill it, else at the add that
+finds it full). Within one key, sequence numbers stay ascending, so a huge bucket (a form letter
+sent a hundred thousand times) is cut to its most recent entries instead of slowing every lookup.
 
 A lookup does not search each band separately (two ``searchsorted`` calls per band cost more in
 call overhead than in work): a small directory per band maps the top bits of a key to where keys
 with those bits start, and one vectorized pass compares every entry of the slots the message's
 keys fall in (about 128 entries per slot, so the directory adds under 1 byte per indexed message).
-A batch of messages can be looked up in the sorted arrays at once (:meth:`CampaignIndex.lookup_many`:
-the same pass over the whole batch); the answer holds until the arrays change (``generation``:
-a merge every ``buffer_size`` messages), and the buffer is always probed at the time of asking.
+A batch of messages (one IMAP fetch) is looked up at once (:meth:`CampaignIndex.lookup_batch`): the
+sorted arrays and the buffer in one vectorized pass over the whole batch, each message's
+candidates counted and ranked there, and the band keys the batch's messages share with each
+other found too — so as each message is added, the next ones' answers take it in without
+probing anything. The answer holds while the index changes only by the batch's own adds.
 
 Bounded by time: given each message's received time, :meth:`CampaignIndex.expire` drops (at the
 next merge) every message received before a horizon — the tracker passes the newest time seen
@@ -32,7 +36,7 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from collections.abc import Iterable
-from itertools import chain
+from itertools import pairwise
 from operator import itemgetter
 
 import numpy as np
@@ -41,6 +45,13 @@ _MINUTE_US = 60_000_000
 _SHARED_THEN_SEQ = itemgetter(1, 0)  # a (seq, shared bands) pair's sort key
 _SEQ = itemgetter(0)
 _NO_HITS = np.zeros(0, dtype=np.uint32)
+_NO_INTS = np.zeros(0, dtype=np.int64)
+_NO_KEYS = np.zeros(0, dtype=np.uint64)
+_BUFFER_BITS = 20  # a million bits (one byte each) for ``buffer_size * bands`` keys at most: mostly empty
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_BIT_SHIFT = np.uint64(64 - _BUFFER_BITS)
+_SMALL_LEVEL = 512  # messages in the buffer's small sorted level before it is merged into the large one
+_PENDING = 32  # messages added that a look-up of one message compares whole (more: it sorts them in)
 _COUNT_SCANS = 512  # distinct numbers times hits up to which ``candidates`` counts by scanning (measured)
 
 
@@ -57,16 +68,19 @@ class CampaignIndex:
         # two numpy assignments per message cost more than the whole merge's stacking).
         self._buf_rows: list[np.ndarray] = []
         self._buf_seq_list: list[int] = []
-        # (band << 32 | key) -> the buffered sequence number as a 1-tuple (one per message, shared
-        # by its keys), or a list of them when several buffered messages share that band key:
-        # either way an iterable, so a look-up flattens its hits in C.
-        self._buf: dict[int, tuple[int] | list[int]] = {}
+        # The buffer's band keys as ``band << 32 | key``, sorted, with the sequence numbers beside
+        # them, in two levels: ``_levels[1]`` takes the messages added since the last look-up (a
+        # few hundred at most) and, when it holds ``_SMALL_LEVEL`` of them, is merged into
+        # ``_levels[0]`` — so a look-up's sorting costs in proportion to the small level, not the
+        # whole buffer. The messages added since the last look-up (``_buf_rows[_synced:]``) wait
+        # until a look-up sorts them in (``_sync``).
+        self._levels = [(_NO_KEYS, _NO_HITS), (_NO_KEYS, _NO_HITS)]
+        # A bit per hash of every sorted band key in the buffer (``_bit_of``): most of a look-up's
+        # keys are in no message of the buffer, and one read here rules each of those out.
+        self._seen_bits = np.zeros(1 << _BUFFER_BITS, dtype=bool)
+        self._synced = 0
         self.generation = 0  # bumped whenever the sorted arrays change (``lookup_many`` answers expire)
-        # Bumped whenever the buffer changes (an add, a merge): ``candidates`` leaves the buffer's
-        # band keys it found for a message in ``_probe`` with the count it saw, and ``add`` of the
-        # same message (the same ``combined`` list) reuses them while the count is unchanged.
-        self._buf_changes = 0
-        self._probe: tuple[list[int], int, set[int]] | None = None
+        self._adds = 0  # messages added so far (a ``BatchLookup`` holds while only its own were)
         self._band_ids = np.arange(bands)
         self._band_offsets = np.arange(bands, dtype=np.uint64) << np.uint64(32)
         # Indexed messages with a known received time (for ``expire``), in insert order: sequence
@@ -84,40 +98,24 @@ class CampaignIndex:
         """Bytes held by the index arrays (the sorted arrays and the insert buffer)."""
         fill = len(self._buf_rows)
         return (self._keys.nbytes + self._seqs.nbytes + (4 * self.bands + 150) * fill
-                + self._dir.nbytes + 120 * self.bands * fill
-                + 8 * len(self._log_seqs))
+                + sum(k.nbytes + s.nbytes for k, s in self._levels)
+                + self._seen_bits.nbytes
+                + self._dir.nbytes + 8 * len(self._log_seqs))
 
-    def add(self, seq: int, keys: np.ndarray, received_us: int | None = None, combined: list[int] | None = None) -> None:
+    def add(self, seq: int, keys: np.ndarray, received_us: int | None = None,
+            batch: BatchLookup | None = None, row: int = -1) -> None:
         """Index one message (its ``uint32[bands]`` keys); with its received time (microseconds)
-        it can later be expired. ``combined``: ``self.combined(keys)`` when the caller has it."""
+        it can later be expired. ``batch`` and ``row``: the ``lookup_batch`` answer made for this
+        message's keys and its row there, which then goes on holding for the batch's other rows."""
         if len(self._buf_rows) >= self.buffer_size:
             self._merge()
         keys = np.asarray(keys)
         self._buf_rows.append(keys.copy() if keys.flags.writeable else keys)  # (the caller may reuse its array)
         self._buf_seq_list.append(seq)
-        buf = self._buf
-        if combined is None:
-            combined = (self._band_offsets + keys).tolist()
-        one = (seq,)  # one tuple for all the message's keys
-        probe = self._probe
-        if probe is not None and probe[0] is combined and probe[1] == self._buf_changes:
-            shared = probe[2]  # (``buf.keys() & combined``, found by ``candidates`` for this message)
-        else:
-            shared = buf.keys() & combined
-        self._probe = None
-        self._buf_changes += 1
-        if shared:
-            # (A list grows in place: a text repeated a few hundred times within the buffer
-            # would otherwise copy its lists on every repeat.)
-            for k in shared:
-                old = buf[k]
-                if type(old) is tuple:
-                    buf[k] = [old[0], seq]
-                else:
-                    old.append(seq)  # type: ignore[union-attr]
-            buf.update(dict.fromkeys(shared.symmetric_difference(combined), one))  # (the keys not shared)
-        else:
-            buf.update(dict.fromkeys(combined, one))
+        if batch is not None and batch.generation == self.generation and batch.adds == self._adds:
+            batch.adds += 1
+            batch.added[row] = seq
+        self._adds += 1
         if received_us is not None:
             self._log_seqs.append(seq)
             self._log_min.append(received_us // _MINUTE_US)
@@ -159,11 +157,6 @@ class CampaignIndex:
         if seq_parts:
             received = np.concatenate(us_parts) if len(us_parts) == len(seq_parts) else None
             self.add_many(np.concatenate(seq_parts), np.concatenate(key_parts), received)
-
-    def combined(self, keys: np.ndarray) -> list:  # type: ignore[type-arg]
-        """``band << 32 | key`` for each band of ``keys`` (``uint32[bands]``, or ``[n, bands]`` for
-        a batch: a list per message): the buffer's dict keys."""
-        return (self._band_offsets + keys).tolist()
 
     def _build_directory(self) -> None:
         """``_dir[b, p]``: where band ``b``'s sorted keys whose top ``_bits`` bits are >= ``p`` start."""
@@ -221,14 +214,11 @@ class CampaignIndex:
                 found.append(self._seqs[b, max(lo, hi - self.bucket_cap) : hi])
         return np.concatenate(found)
 
-    def lookup_many(self, keys: np.ndarray) -> tuple[int, list[np.ndarray | None]]:
-        """``_sorted_hits`` of each row of ``keys`` (``uint32[n, bands]``), in one pass
-        over the batch, with the ``generation`` they are valid for. A row whose hits need the
-        band-by-band search (a huge bucket) gets None: ``candidates`` searches it itself."""
+    def _sorted_pairs(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For a batch of keys (``uint32[n, bands]``), every hit in the sorted arrays as ``(slot,
+        position)`` (``slot``: row * bands + band, ascending), and which rows need the band-by-band
+        search instead (a bucket larger than ``bucket_cap``, or a huge slot: no pairs for them)."""
         n = len(keys)
-        size = self._keys.shape[1]
-        if not size or not n:
-            return self.generation, [_NO_HITS] * n
         bands = self.bands
         at = self._dir_base + (keys >> self._shift) if self._shift is not None else np.broadcast_to(self._dir_base, keys.shape)
         lo = self._dir_flat[at].astype(np.int64)
@@ -239,7 +229,7 @@ class CampaignIndex:
         lens = lens.reshape(-1)
         total = int(lens.sum())
         if not total:
-            return self.generation, [None if s else _NO_HITS for s in slow.tolist()]
+            return _NO_INTS, _NO_INTS, slow
         ends = np.cumsum(lens)
         pos = np.repeat((self._row_base + lo).reshape(-1) - ends + lens, lens) + np.arange(total)
         slot = np.repeat(np.arange(n * bands), lens)
@@ -247,38 +237,143 @@ class CampaignIndex:
         pos, slot = pos[keep], slot[keep]
         per_slot = np.bincount(slot, minlength=n * bands).reshape(n, bands)
         slow |= per_slot.max(axis=1) > self.bucket_cap  # a run longer than the cap: cut band by band
-        bounds = np.concatenate(([0], np.cumsum(per_slot.sum(axis=1)))).tolist()
+        return slot, pos, slow
+
+    def lookup_many(self, keys: np.ndarray) -> tuple[int, list[np.ndarray | None]]:
+        """``_sorted_hits`` of each row of ``keys`` (``uint32[n, bands]``), in one pass
+        over the batch, with the ``generation`` they are valid for. A row whose hits need the
+        band-by-band search (a huge bucket) gets None."""
+        n = len(keys)
+        if not self._keys.shape[1] or not n:
+            return self.generation, [_NO_HITS] * n
+        slot, pos, slow = self._sorted_pairs(keys)
+        rows = slot // self.bands
+        bounds = np.searchsorted(rows, np.arange(n + 1)).tolist()
         seqs = self._seqs_flat[pos]
         return self.generation, [None if s else seqs[a:b] for s, a, b in zip(slow.tolist(), bounds, bounds[1:])]
 
-    def candidates(self, keys: np.ndarray, limit: int, *, combined: list[int] | None = None,
-                   sorted_hits: np.ndarray | None = None) -> list[int]:
-        """Sequence numbers sharing at least one band key with ``keys``, those sharing the most
-        bands first (then the most recent), at most ``limit``. ``combined``: ``self.combined(keys)``
-        and ``sorted_hits``: ``lookup_many``'s answer for ``keys`` (valid only while
-        ``generation`` is unchanged), when the caller has them."""
-        if sorted_hits is None:
-            keys = np.asarray(keys, dtype=np.uint32)
-            hits = self._sorted_hits(keys)
+    def _sync(self) -> None:
+        """Sort the messages waiting (added since the last look-up) into the buffer's small
+        level, and that into the large one once it holds ``_SMALL_LEVEL`` messages."""
+        start = self._synced
+        if start == len(self._buf_rows):
+            return
+        comb = (self._band_offsets + np.array(self._buf_rows[start:], dtype=np.uint32)).reshape(-1)
+        seqs = np.repeat(np.array(self._buf_seq_list[start:], dtype=np.uint32), self.bands)
+        self._synced = len(self._buf_rows)
+        self._seen_bits[_bit_of(comb)] = True
+        (big, big_seqs), (small, small_seqs) = self._levels
+        if len(small) + len(comb) > _SMALL_LEVEL * self.bands:
+            big, big_seqs = _merged(big, big_seqs, small, small_seqs)
+            small, small_seqs = _merged(_NO_KEYS, _NO_HITS, comb, seqs)
         else:
-            hits = sorted_hits
-        found: list[int] = []
-        if self._buf:
-            if combined is None:
-                combined = (self._band_offsets + keys).tolist()
-            # The band keys the buffer holds, found in C (the order of hits never matters: they
-            # are counted), then their messages.
-            shared = self._buf.keys() & combined
-            self._probe = (combined, self._buf_changes, shared)  # (for ``add`` of the same message)
-            if shared:
-                found = list(chain.from_iterable(map(self._buf.__getitem__, shared)))
-        total = len(hits) + len(found)
+            small, small_seqs = _merged(small, small_seqs, comb, seqs)
+        self._levels = [(big, big_seqs), (small, small_seqs)]
+
+    def _buffer_hits(self, needles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For ``band << 32 | key`` values (``uint64``, flat; sorted, for speed), every entry of
+        the buffer's sorted levels equal to one: ``(which value, its sequence number)``."""
+        which, seqs = [], []
+        if not len(self._levels[0][0]) and not len(self._levels[1][0]):
+            return _NO_INTS, _NO_HITS
+        maybe = np.flatnonzero(self._seen_bits[_bit_of(needles)])  # (the others are surely not there)
+        needles = needles[maybe]
+        for keys, level_seqs in self._levels:
+            if not len(keys) or not len(needles):
+                continue
+            lo = keys.searchsorted(needles, side="left")
+            lens = keys.searchsorted(needles, side="right") - lo
+            total = int(lens.sum())
+            if total:
+                ends = np.cumsum(lens)
+                which.append(np.repeat(maybe, lens))
+                seqs.append(level_seqs[np.repeat(lo - ends + lens, lens) + np.arange(total)])
+        if not which:
+            return _NO_INTS, _NO_HITS
+        if len(which) == 1:
+            return which[0], seqs[0]
+        return np.concatenate(which), np.concatenate(seqs)
+
+    def lookup_batch(self, keys: np.ndarray, limit: int) -> BatchLookup:
+        """``candidates(keys[i], limit)`` for every row of ``keys`` (``uint32[n, bands]``), looked
+        up and ranked for the whole batch at once, for the index as it is now; and which rows
+        share band keys with which (so that once a row's message is added — ``add`` with this
+        answer and its row — the others' answers count it, as a look-up would then find it).
+        A row that needs the band-by-band search (a huge bucket) is left to ``candidates``."""
+        n, bands = len(keys), self.bands
+        if len(self._buf_rows) + n > self.buffer_size:
+            self._merge()  # now rather than amid the batch's adds (which would end this answer)
+        self._sync()
+        if self._keys.shape[1]:
+            slot, pos, slow = self._sorted_pairs(keys)
+            main_rows, main_seqs = slot // bands, self._seqs_flat[pos]
+        else:
+            main_rows = main_seqs = _NO_INTS
+            slow = np.zeros(n, dtype=bool)
+        comb = (self._band_offsets + keys).reshape(-1)  # (n * bands), row by row
+        by_key = comb.argsort()
+        needles = comb[by_key]  # (sorted: each search starts where the last one ended)
+        which, buf_seqs = self._buffer_hits(needles)
+        rows = np.concatenate((main_rows, by_key[which] // bands)).astype(np.int64)
+        seqs = np.concatenate((main_seqs, buf_seqs)).astype(np.int64)
+        ranked_seqs: list[list[int] | None] = [[] for _ in range(n)]
+        ranked_keys: list[list[int]] = [[] for _ in range(n)]
+        if len(rows):
+            # Count each (row, seq) pair, then within each row: most shared bands, then newest.
+            pairs, counts = np.unique(rows << 32 | seqs, return_counts=True)
+            # sorted as one number: row, then bands not shared, then the sequence number reversed
+            most = bands + 1
+            width = most.bit_length()
+            ranked = np.sort((pairs >> 32) << (32 + width) | (most - counts) << 32 | (0xFFFFFFFF - (pairs & 0xFFFFFFFF)))
+            rows, counts, seqs = ranked >> (32 + width), most - ((ranked >> 32) & ((1 << width) - 1)), 0xFFFFFFFF - (ranked & 0xFFFFFFFF)
+            first = np.searchsorted(rows, np.arange(n + 1))
+            top = (np.arange(len(rows)) - first[rows]) < limit
+            rows, seqs, counts = rows[top], seqs[top], counts[top]
+            bounds = np.searchsorted(rows, np.arange(n + 1)).tolist()
+            seq_list, key_list = seqs.tolist(), (counts << 32 | seqs).tolist()
+            for r, (a, b) in enumerate(pairwise(bounds)):
+                if b > a:
+                    ranked_seqs[r], ranked_keys[r] = seq_list[a:b], key_list[a:b]
+        for r in np.flatnonzero(slow).tolist():
+            ranked_seqs[r] = None
+        return BatchLookup(self.generation, self._adds, limit, ranked_seqs, ranked_keys,
+                           _shared_rows(needles, by_key // bands, n))
+
+    def candidates(self, keys: np.ndarray, limit: int, *, batch: BatchLookup | None = None, row: int = -1) -> list[int]:
+        """Sequence numbers sharing at least one band key with ``keys``, those sharing the most
+        bands first (then the most recent), at most ``limit``. ``batch`` and ``row``: a
+        ``lookup_batch`` answer for these keys, used when it still holds."""
+        if batch is not None and batch.generation == self.generation and batch.adds == self._adds and limit <= batch.limit:
+            ranked = batch.seqs[row]
+            if ranked is not None:
+                added = batch.added
+                more = [shifted | added[other] for other, shifted in batch.shared.get(row, ()) if added[other] is not None]
+                if not more:
+                    return ranked[:limit]
+                # (``bands shared << 32 | seq``: the ranking's order as one number)
+                return [key & 0xFFFFFFFF for key in sorted(batch.keys[row] + more, reverse=True)[:limit]]
+        keys = np.asarray(keys, dtype=np.uint32)
+        hits = self._sorted_hits(keys)
+        parts = [hits]
+        waiting = len(self._buf_rows) - self._synced
+        if waiting > _PENDING:
+            self._sync()
+        elif waiting:  # (compared whole: cheaper than sorting them in for one look-up)
+            rows = np.nonzero(np.array(self._buf_rows[self._synced :], dtype=np.uint32) == keys)[0]
+            if len(rows):
+                parts.append(np.array(self._buf_seq_list[self._synced :], dtype=np.uint32)[rows])
+        _, found = self._buffer_hits(self._band_offsets + keys)
+        if len(found):
+            parts.append(found)
+        if len(parts) > 1:
+            hits = np.concatenate(parts)
+        total = len(hits)
         if not total:
             return []
         if total <= 256:  # (measured: beyond this numpy's counting is cheaper than a Counter)
             # Most shared bands first, then the most recent: (shared << 32 | seq), largest first.
             # (Sorted as (shared, seq) pairs in C: the same order as ``shared << 32 | seq``.)
-            seqs = hits.tolist() + found
+            seqs = hits.tolist()
             distinct = dict.fromkeys(seqs)  # (in order of first occurrence, as a Counter's items)
             if len(distinct) * len(seqs) <= _COUNT_SCANS:
                 # ``Counter(seqs).items()``: each number counted by a scan in C, cheaper than
@@ -289,13 +384,12 @@ class CampaignIndex:
                 counted = Counter(seqs).items()  # type: ignore[assignment]
             ranked = sorted(counted, key=_SHARED_THEN_SEQ, reverse=True)
             return list(map(_SEQ, ranked[:limit]))
-        if found:
-            hits = np.concatenate([hits, np.array(found, dtype=np.uint32)])
         return _top(hits, limit)
 
     def _merge(self) -> None:
-        self._buf.clear()
-        self._buf_changes += 1
+        self._levels = [(_NO_KEYS, _NO_HITS), (_NO_KEYS, _NO_HITS)]
+        self._seen_bits[:] = False
+        self._synced = 0
         if self._buf_rows:
             self._merge_buffer()
         self._drop_expired()
@@ -352,3 +446,63 @@ def _top(hits: np.ndarray, limit: int) -> list[int]:
     seqs, n = np.unique(hits, return_counts=True)
     order = np.lexsort((-seqs.astype(np.int64), -n))[:limit]
     return seqs[order].tolist()
+
+
+class BatchLookup:
+    """``CampaignIndex.lookup_batch``'s answer: per row, the candidates ranked (``seqs``, with
+    ``keys``, each as ``bands shared << 32 | seq``; None for a row left to ``candidates``), and
+    ``shared``: row -> [(other row, bands shared << 32)]. ``added[row]``: the sequence number the row's message
+    was added with, once it was. Holds while the index's ``generation`` and adds are ``generation``
+    and ``adds`` (``add`` moves ``adds`` along for the batch's own rows)."""
+
+    __slots__ = ("added", "adds", "generation", "keys", "limit", "seqs", "shared")
+
+    def __init__(self, generation: int, adds: int, limit: int, seqs: list[list[int] | None],
+                 keys: list[list[int]], shared: dict[int, list[tuple[int, int]]]) -> None:
+        self.generation = generation
+        self.adds = adds
+        self.limit = limit
+        self.seqs = seqs
+        self.keys = keys
+        self.shared = shared
+        self.added: list[int | None] = [None] * len(seqs)
+
+
+def _shared_rows(ordered: np.ndarray, rows: np.ndarray, n: int) -> dict[int, list[tuple[int, int]]]:
+    """For a batch's ``band << 32 | key`` values, sorted (``ordered``), with the row of each
+    (``rows``; ``n`` rows in all): row -> [(other row, how many band keys the two share << 32)],
+    for every pair of rows sharing one."""
+    if not len(ordered):
+        return {}
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    lens = np.diff(np.append(starts, len(ordered)))
+    if lens.max() < 2:
+        return {}
+    # Every position in a run of equal values, paired with every position of its run.
+    run_len = np.repeat(lens, lens)
+    run_start = np.repeat(starts, lens)
+    where = np.flatnonzero(run_len > 1)
+    width = run_len[where]
+    this = np.repeat(where, width)
+    other = np.repeat(run_start[where], width) + (np.arange(int(width.sum())) - np.repeat(np.cumsum(width) - width, width))
+    a, b = rows[this], rows[other]
+    distinct = a != b
+    pairs, counts = np.unique(a[distinct] * n + b[distinct], return_counts=True)
+    shared: dict[int, list[tuple[int, int]]] = {}
+    for pair, count in zip(pairs.tolist(), counts.tolist()):
+        shared.setdefault(pair // n, []).append((pair % n, count << 32))
+    return shared
+
+
+def _bit_of(keys: np.ndarray) -> np.ndarray:
+    """Where a ``band << 32 | key`` value's bit lies in ``CampaignIndex._seen_bits`` (a multiplicative hash)."""
+    return (keys * _GOLDEN) >> _BIT_SHIFT
+
+
+def _merged(keys: np.ndarray, seqs: np.ndarray, more: np.ndarray, more_seqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A sorted (key, sequence number) array and more of them (in any order) made one sorted
+    array. (One stable sort of the two together: numpy's for 64-bit keys finds the sorted run
+    and merges it, cheaper than inserting into it.)"""
+    both = np.concatenate((keys, more))
+    order = both.argsort(kind="stable")
+    return both[order], np.concatenate((seqs, more_seqs))[order]

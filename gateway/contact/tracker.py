@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from gateway.contact.campaigns import CampaignIndex
+from gateway.contact.campaigns import BatchLookup, CampaignIndex
 from gateway.contact.duplicates import DuplicateMatch, find_duplicates, similarities
 from gateway.contact.fingerprint import (
     Comparable,
@@ -108,9 +108,9 @@ class ContactTracker:
     def prepare(self, messages: Iterable[Message]) -> None:
         """Compute what ``observe`` will compare of each message — its core span, comparable
         text and band keys — for a whole batch at once (the band keys in one vectorized pass: a
-        hundred texts cost about what three cost one by one; with them their stored bytes, the
-        campaign index's dict keys and its look-up in the index's sorted arrays, which holds
-        until the next merge), and read the batch's customers' and threads' recent rows in one
+        hundred texts cost about what three cost one by one; with them their stored bytes and the
+        campaign index's candidates for each, ranked for the whole batch at once, which hold while
+        the index changes only by the batch's own messages), and read the batch's customers' and threads' recent rows in one
         query each. Optional: a later ``observe`` of one of these messages uses the result, any
         other computes its own. Only the last batch prepared is kept."""
         # message id -> (text, span, comparable), made into a ``_Prepared`` once, with the band
@@ -133,24 +133,18 @@ class ContactTracker:
         indexed = [(message_id, k) for (message_id, _), k in zip(eligible, keys) if k is not None]
         with_keys: dict[str, _Prepared] = {}
         if indexed:
-            # For the whole batch at once: the stored band bytes, the index's dict keys, and (when
-            # the campaign check runs) the look-up in the index's sorted arrays.
+            # For the whole batch at once: the stored band bytes, and (when the campaign check
+            # runs) the index's look-up, ranked.
             matrix = np.stack([k for _, k in indexed])
             blob = matrix.astype("<u4").tobytes()
             width = matrix.shape[1] * 4
-            combined: list[list[int] | None] = [None] * len(indexed)
-            generation, hits = None, [None] * len(indexed)
-            if cfg.enabled:
-                index = self.index
-                combined = index.combined(matrix)
-                generation, hits = index.lookup_many(matrix)
+            lookup = self.index.lookup_batch(matrix, cfg.max_candidates) if cfg.enabled else None
             for i, (message_id, k) in enumerate(indexed):
                 text, span, comp = base[message_id]
-                with_keys[message_id] = _Prepared(text, span, comp, k, blob[i * width : (i + 1) * width],
-                                                  combined[i], generation, hits[i])
+                with_keys[message_id] = _Prepared(text, span, comp, k, blob[i * width : (i + 1) * width], lookup, i)
         # (Those without keys as plain ``_Prepared(text, span, comparable, None)``: the tuple
         # made directly, without the named tuple's ``__new__`` and its defaults.)
-        self._prepared = {message_id: with_keys.get(message_id) or _tuple_new(_Prepared, (*b, None, None, None, None, None))
+        self._prepared = {message_id: with_keys.get(message_id) or _tuple_new(_Prepared, (*b, None, None, None, -1))
                           for message_id, b in base.items()}
         preload = getattr(self.store, "preload", None)
         received = [m.received_at for m in batch if m.received_at is not None]
@@ -267,17 +261,20 @@ class ContactTracker:
             if not isinstance(store, SqliteMessageStore):  # (the SQLite store's rows carry it)
                 self._remember_comparable(message.id, prepared)
             if keys is not None and self._index is not None:
-                self._index_add(seq, keys, at_us, ready.combined if ready is not None else None)
+                self._index_add(seq, keys, at_us, ready)
         return out
 
-    def _index_add(self, seq: int, keys: np.ndarray, received_us: int, combined: list[int] | None = None) -> None:
+    def _index_add(self, seq: int, keys: np.ndarray, received_us: int, ready: "_Prepared | None" = None) -> None:
         """Index a newly stored message and move the index's horizon: messages received more
         than the campaign lookback (and a day of slack, for mail that arrives late) before the
         newest one are dropped. The newest time is capped at the clock plus a day, so one
         message with a date far in the future cannot empty the index."""
         index = self._index
         assert index is not None
-        index.add(seq, keys, received_us, combined)
+        if ready is not None:
+            index.add(seq, keys, received_us, ready.batch, ready.row)
+        else:
+            index.add(seq, keys, received_us)
         if self._newest_us is None or received_us > self._newest_us:
             self._newest_us = received_us
             newest = min(received_us, self._now_us() + _INDEX_SLACK_US)
@@ -504,8 +501,8 @@ class ContactTracker:
         text = prepared.text
         since_us = at_us - self._campaign_lookback_us
         index = self.index
-        if ready is not None and ready.generation == index.generation and ready.combined is not None:
-            seqs = index.candidates(keys, cfg.max_candidates, combined=ready.combined, sorted_hits=ready.hits)
+        if ready is not None:
+            seqs = index.candidates(keys, cfg.max_candidates, batch=ready.batch, row=ready.row)
         else:
             seqs = index.candidates(keys, cfg.max_candidates)
         if not seqs:
@@ -566,17 +563,16 @@ _tuple_new = tuple.__new__
 
 class _Prepared(NamedTuple):
     """What ``ContactTracker.prepare`` computed for one message (``text``: the text it read):
-    with band keys, also their stored bytes, the index's dict keys (``CampaignIndex.combined``)
-    and the index's answer from its sorted arrays (``lookup_many``; valid for ``generation``)."""
+    with band keys, also their stored bytes and the campaign index's answer for the batch
+    (``CampaignIndex.lookup_batch``) with the message's row there."""
 
     text: str
     span: tuple[int, int]
     comparable: Comparable
     keys: np.ndarray | None
     bands: bytes | None = None
-    combined: list[int] | None = None
-    generation: int | None = None
-    hits: list[int] | None = None
+    batch: BatchLookup | None = None
+    row: int = -1
 
 
 class _Evidence:

@@ -103,19 +103,24 @@ def _brute_candidates(entries: dict[int, np.ndarray], keys: np.ndarray, limit: i
     return [seq for _, seq in ranked[:limit]]
 
 
-def test_index_candidates_equal_a_scan_of_every_entry_across_merges_and_expiry() -> None:
+@pytest.mark.parametrize("buffer_size", [16, 1024])
+def test_index_candidates_equal_a_scan_of_every_entry_across_merges_and_expiry(buffer_size: int) -> None:
+    """One message looked up at a time (no batch): across merges, expiry and — with the larger
+    buffer — the buffer's own sorted levels, which take the waiting messages in once more than
+    a few wait."""
     rng = np.random.default_rng(11)
     bands = 8
-    index = CampaignIndex(bands, buffer_size=16)
+    index = CampaignIndex(bands, buffer_size=buffer_size)
     entries: dict[int, np.ndarray] = {}
     times: dict[int, int] = {}
     templates = rng.integers(0, 50, size=(6, bands), dtype=np.uint32)  # few values: many collisions
-    for seq in range(1, 400):
+    count, every = (400, 50) if buffer_size < 100 else (1300, 600)
+    for seq in range(1, count):
         keys = templates[rng.integers(0, 6)].copy()
         keys[rng.random(bands) < 0.4] = rng.integers(0, 50)
         index.add(seq, keys, seq * MINUTE)  # one message a minute (expiry keeps whole minutes)
         entries[seq], times[seq] = keys, seq * MINUTE
-        if seq % 50 == 0:
+        if seq % every == 0:
             horizon = (seq - 100) * MINUTE
             index.expire(horizon)
             index._merge()  # expiry applies at a merge; force one
@@ -123,6 +128,8 @@ def test_index_candidates_equal_a_scan_of_every_entry_across_merges_and_expiry()
             assert len(index) == len(entries)
         query = templates[rng.integers(0, 6)]
         assert index.candidates(query, 12) == _brute_candidates(entries, query, 12)
+        if seq == 590 and buffer_size > 100:
+            assert len(index._levels[0][0])  # the small level was merged into the large one
 
 
 def _finding(category: str) -> Finding:
