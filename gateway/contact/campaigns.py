@@ -33,6 +33,7 @@ the lookback of the message checked.
 
 from __future__ import annotations
 
+import itertools
 from array import array
 from collections import Counter
 from collections.abc import Iterable
@@ -42,6 +43,7 @@ from operator import itemgetter
 import numpy as np
 
 _MINUTE_US = 60_000_000
+_GENERATIONS = itertools.count(1)
 _SHARED_THEN_SEQ = itemgetter(1, 0)  # a (seq, shared bands) pair's sort key
 _SEQ = itemgetter(0)
 _NO_HITS = np.zeros(0, dtype=np.uint32)
@@ -79,7 +81,9 @@ class CampaignIndex:
         # keys are in no message of the buffer, and one read here rules each of those out.
         self._seen_bits = np.zeros(1 << _BUFFER_BITS, dtype=bool)
         self._synced = 0
-        self.generation = 0  # bumped whenever the sorted arrays change (``lookup_many`` answers expire)
+        # Changed whenever the sorted arrays change (``lookup_many`` and ``lookup_batch`` answers
+        # expire); drawn from one count for all indexes, so no answer holds for another index.
+        self.generation = 0
         self._adds = 0  # messages added so far (a ``BatchLookup`` holds while only its own were)
         self._band_ids = np.arange(bands)
         self._band_offsets = np.arange(bands, dtype=np.uint64) << np.uint64(32)
@@ -160,7 +164,7 @@ class CampaignIndex:
 
     def _build_directory(self) -> None:
         """``_dir[b, p]``: where band ``b``'s sorted keys whose top ``_bits`` bits are >= ``p`` start."""
-        self.generation += 1
+        self.generation = next(_GENERATIONS)
         size = self._keys.shape[1]
         bits = min(24, max(0, (size // 128).bit_length() - 1))
         slots = 1 << bits

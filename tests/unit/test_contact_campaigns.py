@@ -133,6 +133,9 @@ def test_a_batch_looked_up_at_once_finds_what_one_by_one_finds() -> None:
             alone = index.candidates(probe, 10)
             assert index.candidates(probe, 10, batch=batch, row=row) == alone
             assert batch.seqs[row] == (None if hits[row] is None else alone)  # ranked for the batch
+        other = CampaignIndex(8, buffer_size=64, bucket_cap=cap)
+        other.add_many(np.arange(1, 2001), keys[:2000])
+        assert other.generation != index.generation  # another index's answers never hold here
         index.add(3000, keys[2999])
         assert index.generation == generation  # an insert into the buffer leaves the sorted arrays alone
         for seq in range(3001, 3100):
