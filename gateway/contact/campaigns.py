@@ -39,6 +39,7 @@ import itertools
 from array import array
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from itertools import pairwise
 from operator import itemgetter
 
@@ -455,24 +456,24 @@ def _top(hits: np.ndarray, limit: int) -> list[int]:
     return seqs[order].tolist()
 
 
+@dataclass(slots=True)
 class BatchLookup:
     """``CampaignIndex.lookup_batch``'s answer: per row, the candidates ranked (``seqs``, with
     ``keys``, each as ``bands shared << 32 | seq``; None for a row left to ``candidates``), and
-    ``shared``: row -> [(other row, bands shared << 32)]. ``added[row]``: the sequence number the row's message
-    was added with, once it was. Holds while the index's ``generation`` and adds are ``generation``
-    and ``adds`` (``add`` moves ``adds`` along for the batch's own rows)."""
+    ``shared``: row -> [(other row, bands shared << 32)]. ``added[row]``: the sequence number
+    the row's message was added with, once it was. Holds while the index's ``generation`` and
+    adds are ``generation`` and ``adds`` (``add`` moves ``adds`` along for the batch's own rows)."""
 
-    __slots__ = ("added", "adds", "generation", "keys", "limit", "seqs", "shared")
+    generation: int
+    adds: int
+    limit: int
+    seqs: list[list[int] | None]
+    keys: list[list[int]]
+    shared: dict[int, list[tuple[int, int]]]
+    added: list[int | None] = field(init=False)
 
-    def __init__(self, generation: int, adds: int, limit: int, seqs: list[list[int] | None],
-                 keys: list[list[int]], shared: dict[int, list[tuple[int, int]]]) -> None:
-        self.generation = generation
-        self.adds = adds
-        self.limit = limit
-        self.seqs = seqs
-        self.keys = keys
-        self.shared = shared
-        self.added: list[int | None] = [None] * len(seqs)
+    def __post_init__(self) -> None:
+        self.added = [None] * len(self.seqs)
 
 
 def _shared_rows(ordered: np.ndarray, rows: np.ndarray, n: int) -> dict[int, list[tuple[int, int]]]:
