@@ -308,6 +308,7 @@ class CampaignIndex:
         share band keys with which (so that once a row's message is added — ``add`` with this
         answer and its row — the others' answers count it, as a look-up would then find it).
         A row that needs the band-by-band search (a huge bucket) is left to ``candidates``."""
+        keys = np.asarray(keys, dtype=np.uint32)
         n, bands = len(keys), self.bands
         if len(self._buf_rows) + n > self.buffer_size:
             self._merge()  # now rather than amid the batch's adds (which would end this answer)
