@@ -6,7 +6,6 @@ weights, and ``prepare``'s ``_Prepared`` made once."""
 from __future__ import annotations
 
 import random
-from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -42,11 +41,6 @@ def test_to_us_remembers_only_the_same_object() -> None:
         d = rng.choice(moments)
         assert to_us(d) == plain(d)
         assert to_us(d) == plain(d)  # asked again: the remembered answer
-
-
-def _ranked(hits: list[int], limit: int) -> list[int]:
-    """The ranking ``CampaignIndex.candidates`` gives: most shared bands, then the newest."""
-    return [s for s, _ in sorted(Counter(hits).items(), key=lambda p: (p[1], p[0]), reverse=True)][:limit]
 
 
 @pytest.mark.parametrize(("buffer_size", "messages"), [(64, 900), (2048, 1500)])
