@@ -1,6 +1,6 @@
 """The contact stage's second round of fast paths gives exactly what the plain computations give:
 stored time texts from integers, the remembered ``to_us``, campaign candidates counted by
-scanning and the insert buffer's reused probe, the store cache's written-out span steps and row
+scanning and looked up a batch at a time, the store cache's written-out span steps and row
 weights, and ``prepare``'s ``_Prepared`` made once."""
 
 from __future__ import annotations
