@@ -47,6 +47,9 @@ JA_CLOSE = ["よろしくお願いします。", "早めの対応をお願いし
 PRODUCTS = ["ブレンダー", "掃除機", "スマートウォッチ", "電気ケトル", "ヘッドホン", "炊飯器", "プリンター", "カメラ"]
 
 
+START = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)  # the first message's Date
+
+
 def _texts() -> list[str]:
     texts: list[str] = []
     for name, limit in (("airline_tweets/airline_tweets_negative_part1.jsonl", 1500),
@@ -72,7 +75,7 @@ def corpus(count: int, *, seed: int = 7, customers: int = 400, varied: bool = Fa
     english = _texts()
     if varied:
         english = _Assembled(english, rng)
-    start = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
+    start = START
     out: list[bytes] = []
     for n in range(count):
         customer = rng.randrange(customers)

@@ -36,3 +36,27 @@ def test_outermost_transactions_that_end_well_are_the_commits(tmp_path: Path) ->
     db.conn.set_trace_callback(None)
     assert commits[0] == len(seen) == 2
     assert [r[0] for r in db.conn.execute("SELECT n FROM t ORDER BY n")] == [1, 2, 4]
+
+
+def test_a_history_store_fills_the_campaign_index_and_each_run_starts_from_a_copy(tmp_path: Path) -> None:
+    """``--history``: the messages stored before the run lie within the campaign lookback of the
+    benchmark mail (so the index holds them), and a run works on a copy, leaving them as built."""
+    from bench.bench_pipeline import history_store, run
+    from bench.mailcorpus import START, corpus
+    from gateway.detect import Detector
+    from gateway.pipeline import Pipeline
+
+    path = tmp_path / "history.db"
+    indexed = history_store(path, 300, START)
+    assert 250 <= indexed <= 300  # (the synthetic texts are nearly all long enough to index)
+    db = Database.open(path)
+    assert db.query_one("SELECT COUNT(*) FROM messages")[0] == 300
+    assert db.query_one("SELECT MAX(received_us) FROM messages")[0] < START.timestamp() * 1e6
+    assert len(Pipeline.create(db).tracker.index) == indexed
+    db.close()
+
+    cpu, wall, tagged, commits = run(corpus(30), 10, Detector.load(), history=path)
+    assert commits == 3 and cpu > 0
+    db = Database.open(path)
+    assert db.query_one("SELECT COUNT(*) FROM messages")[0] == 300  # the run's messages went to its copy
+    db.close()
