@@ -159,6 +159,30 @@ def _fingerprint_chunk(texts: list[str]) -> tuple[list[str], np.ndarray, np.ndar
     return comps, keys, ok
 
 
+def store_synthetic(store: SqliteMessageStore, gen: Generator, texts: list[str], comps: list[str],
+                    keys: np.ndarray, indexed: np.ndarray, start: datetime, *,
+                    ids: str = "b", customers: str = "c", threads: str = "t") -> None:
+    """Store ``texts`` (their comparable forms ``comps``, band ``keys`` where ``indexed``) as
+    messages from 1 in 5 as many customers, received over the six days from ``start``; one
+    transaction per 100,000 rows. ``ids``, ``customers`` and ``threads`` begin each name."""
+    count = len(texts)
+    span_us = int(timedelta(days=6).total_seconds() * 1e6)
+    offsets = sorted(gen.np.integers(0, span_us, size=count).tolist())
+    who = gen.np.integers(0, max(1, count // 5), size=count)
+
+    def rows():
+        for i, text in enumerate(texts):
+            msg = Message(
+                id=f"{ids}{i}", text=text, sender=f"{customers}{who[i]}@example.com", thread=f"{threads}{who[i]}-{i % 3}",
+                received_at=start + timedelta(microseconds=offsets[i]), lang="ja" if is_cjk(comps[i]) else "en",
+            )
+            yield msg, [], Fingerprints(content_hash(comps[i]), band_bytes(keys[i]) if indexed[i] else None)
+
+    all_rows = rows()
+    for _ in range(0, count, 100000):
+        store.record_many(itertools.islice(all_rows, 100000))
+
+
 def percentile(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
@@ -197,25 +221,10 @@ def main() -> int:
           f"indexed {indexed.mean():.0%} (long enough)")
 
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    span_us = int(timedelta(days=6).total_seconds() * 1e6)
-    offsets = sorted(gen.np.integers(0, span_us, size=args.count).tolist())
-    customers = gen.np.integers(0, max(1, args.count // 5), size=args.count)
-
     db = Database.open(db_path)
     store = SqliteMessageStore(db)
     t = time.perf_counter()
-
-    def rows():
-        for i, text in enumerate(texts):
-            msg = Message(
-                id=f"b{i}", text=text, sender=f"c{customers[i]}@example.com", thread=f"t{customers[i]}-{i % 3}",
-                received_at=start + timedelta(microseconds=offsets[i]), lang="ja" if is_cjk(comps[i]) else "en",
-            )
-            yield msg, [], Fingerprints(content_hash(comps[i]), band_bytes(keys[i]) if indexed[i] else None)
-
-    all_rows = rows()
-    for _ in range(0, args.count, 100000):  # one transaction per 100k rows
-        store.record_many(itertools.islice(all_rows, 100000))
+    store_synthetic(store, gen, texts, comps, keys, indexed, start)
     print(f"store in SQLite          {time.perf_counter() - t:8.1f} s  ({os.path.getsize(db_path) / 1e6:,.0f} MB file)")
 
     tracker = ContactTracker(store, settings, hasher=hasher)

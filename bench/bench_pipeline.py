@@ -45,6 +45,7 @@ import argparse
 import gc
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -126,32 +127,19 @@ def history_store(path: Path, count: int, before: datetime) -> int:
     """Make ``path`` a store holding ``count`` messages (bench_contact.py's synthetic texts, 5% of
     them in clusters of edited re-sends) from 1 in 5 as many customers of their own, received over
     the six days before ``before``; returns how many are indexed for campaigns (long enough)."""
-    import itertools
-    import shutil
-
-    from bench.bench_contact import Generator, build_corpus
-    from gateway.contact.fingerprint import MinHasher, band_bytes, comparable, content_hash, is_cjk
-    from gateway.model import Message
-    from gateway.store.messages import Fingerprints, SqliteMessageStore
+    from bench.bench_contact import Generator, build_corpus, store_synthetic
+    from gateway.contact.fingerprint import MinHasher, comparable
+    from gateway.store.messages import SqliteMessageStore
 
     gen = Generator(7)
     texts, _ = build_corpus(gen, count, 0.05)
     comps = [comparable(t) for t in texts]
     keys, ok = MinHasher().bands_for_many(comps)
-    start = before - timedelta(days=6)
-    offsets = sorted(gen.np.integers(0, int(timedelta(days=6) / timedelta(microseconds=1)), size=count).tolist())
-    customers = gen.np.integers(0, max(1, count // 5), size=count).tolist()
     with tempfile.TemporaryDirectory() as tmp:
         db = Database.open(Path(tmp) / "history.db")
         Pipeline.create(db)  # every table, as the runs' pipelines find them
-        store = SqliteMessageStore(db)
-        rows = ((Message(id=f"history-{i}", text=text, sender=f"h{customers[i]}@example.com",
-                         thread=f"history-{customers[i]}-{i % 3}", received_at=start + timedelta(microseconds=offsets[i]),
-                         lang="ja" if is_cjk(comps[i]) else "en"),
-                 [], Fingerprints(content_hash(comps[i]), band_bytes(keys[i]) if ok[i] else None))
-                for i, text in enumerate(texts))
-        for _ in range(0, count, 100_000):  # one transaction per 100,000 rows
-            store.record_many(itertools.islice(rows, 100_000))
+        store_synthetic(SqliteMessageStore(db), gen, texts, comps, keys, ok, before - timedelta(days=6),
+                        ids="history-", customers="h", threads="history-")
         db.close()
         shutil.copy(Path(tmp) / "history.db", path)
     return int(ok.sum())
@@ -165,8 +153,6 @@ def run(raws: list[bytes], batch: int, detector: object,
     ``stages`` (when given) gets the CPU seconds of each stage."""
     with tempfile.TemporaryDirectory() as tmp:
         if history is not None:
-            import shutil
-
             shutil.copy(history, Path(tmp) / "bench.db")
         db = Database.open(Path(tmp) / "bench.db")
         pipeline = Pipeline.create(db, detector=detector)
