@@ -85,7 +85,7 @@ class CampaignIndex:
         # keys are in no message of the buffer, and one read here rules each of those out.
         self._seen_bits = np.zeros(1 << _BUFFER_BITS, dtype=bool)
         self._synced = 0
-        # Changed whenever the sorted arrays change (``lookup_many`` and ``lookup_batch`` answers
+        # Changed whenever the sorted arrays change (``lookup_batch`` answers
         # expire); drawn from one count for all indexes, so no answer holds for another index.
         self.generation = 0
         self._adds = 0  # messages added so far (a ``BatchLookup`` holds while only its own were)
@@ -246,19 +246,6 @@ class CampaignIndex:
         per_slot = np.bincount(slot, minlength=n * bands).reshape(n, bands)
         slow |= per_slot.max(axis=1) > self.bucket_cap  # a run longer than the cap: cut band by band
         return slot, pos, slow
-
-    def lookup_many(self, keys: np.ndarray) -> tuple[int, list[np.ndarray | None]]:
-        """``_sorted_hits`` of each row of ``keys`` (``uint32[n, bands]``), in one pass
-        over the batch, with the ``generation`` they are valid for. A row whose hits need the
-        band-by-band search (a huge bucket) gets None."""
-        n = len(keys)
-        if not self._keys.shape[1] or not n:
-            return self.generation, [_NO_HITS] * n
-        slot, pos, slow = self._sorted_pairs(keys)
-        rows = slot // self.bands
-        bounds = np.searchsorted(rows, np.arange(n + 1)).tolist()
-        seqs = self._seqs_flat[pos]
-        return self.generation, [None if s else seqs[a:b] for s, a, b in zip(slow.tolist(), bounds, bounds[1:])]
 
     def _sync(self) -> None:
         """Sort the messages waiting (added since the last look-up) into the buffer's small
