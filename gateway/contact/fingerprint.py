@@ -22,8 +22,8 @@ import re
 import struct
 import unicodedata
 from collections.abc import Sequence
-from itertools import chain, islice
-from operator import methodcaller
+from itertools import chain, compress, islice
+from operator import methodcaller, not_
 from typing import NamedTuple
 
 import numpy as np
@@ -370,16 +370,17 @@ class MinHasher:
             return out
         flat = list(chain.from_iterable([toks for _, toks in batch]))
         mixed_cache = self._mixed_cache
-        fresh = dict.fromkeys(flat)
-        new = fresh.keys() - mixed_cache.keys()
-        missing = list(filter(new.__contains__, fresh)) if new else []  # in order of first use
-        if len(mixed_cache) + len(missing) <= TOKEN_CACHE:  # nothing evicted: every token stays cached
-            if missing:
+        # Each token's mixed bytes in one pass of look-ups; only when some are missing (None)
+        # are those found and mixed, all at once while the cache has room for them.
+        parts = list(map(mixed_cache.get, flat))
+        if None in parts:
+            missing = list(dict.fromkeys(compress(flat, map(not_, parts))))  # in order of first use
+            if len(mixed_cache) + len(missing) <= TOKEN_CACHE:  # nothing evicted: every token stays cached
                 self._mix_new(missing)
-            mixed_bytes = b"".join(map(mixed_cache.__getitem__, flat))
-        else:
-            get = mixed_cache.get
-            mixed_bytes = b"".join([get(t) or self._mixed(t) for t in flat])
+                parts = list(map(mixed_cache.__getitem__, flat))
+            else:
+                parts = [p or self._mixed(t) for t, p in zip(flat, parts)]
+        mixed_bytes = b"".join(parts)
         counts = np.fromiter((len(toks) for _, toks in batch), dtype=np.int64, count=len(batch))
         total = int(counts.sum())
         mixed = np.frombuffer(mixed_bytes, dtype=np.uint64).reshape(total, k)

@@ -13,7 +13,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from gateway.contact import ContactSettings, ContactTracker
+from gateway.contact import ContactSettings, ContactTracker, fingerprint
 from gateway.contact.fingerprint import MinHasher, comparable
 from gateway.model import Message
 from gateway.store import message_cache
@@ -73,6 +73,22 @@ def test_band_keys_of_a_batch_are_the_one_by_one_keys() -> None:
             assert keys.dtype == np.uint32 and np.array_equal(keys, want), text
     plain = MinHasher()
     assert all(np.array_equal(k, plain._bands_for(t)) for t, k in zip(texts, batch) if k is not None)
+
+
+@pytest.mark.parametrize("room", [50_000, 40])
+def test_band_keys_of_batches_whose_tokens_are_partly_known(monkeypatch, room) -> None:
+    """Later batches reuse the tokens the earlier ones mixed and mix only the new ones; with a
+    token cache smaller than a batch's new tokens (40), the oldest are dropped as they come.
+    Either way the keys are the one-by-one keys, and the cache stays within its bound."""
+    monkeypatch.setattr(fingerprint, "TOKEN_CACHE", room)
+    rng = random.Random(5)
+    hasher, single = MinHasher(), MinHasher()
+    for round_ in range(4):
+        texts = [comparable(_edit(rng, rng.choice(LETTERS))) for _ in range(15)]
+        texts.append(comparable(f"a new word {round_} zq{round_}x and yet another fresh token {round_}y"))
+        for text, keys in zip(texts, hasher.bands_for_texts(texts)):
+            assert np.array_equal(keys, single._bands_for(text)), text
+        assert len(hasher._mixed_cache) <= room and len(hasher._token_cache) <= room
 
 
 @pytest.mark.parametrize("budget", [message_cache.MAX_SPAN_BYTES, 6_000])
