@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-from bench.hostspeed import reference_ms  # noqa: E402
+from bench.hostspeed import interpreter, reference_ms  # noqa: E402
 from bench.mailcorpus import corpus  # noqa: E402
 from tests.integration.dovecot import Dovecot, free_port  # noqa: E402
 
@@ -247,6 +247,7 @@ def main() -> int:
     print(f"processed          {checked + held} of {args.count} ($HGChecked; {tagged} tagged, {held} held)")
     print(f"host speed         reference workload {ref_before:.0f} ms before, {reference_ms():.0f} ms after"
           " (bench/hostspeed.py; lower is faster)")
+    print(f"interpreter        {interpreter()} (the daemon's too: this one runs it)")
     print(f"end to end         {args.count / (end - start):,.0f} messages/s (including start-up, {end - start:.1f} s)")
     if first is not None:
         t_first, n_first = first
