@@ -60,3 +60,40 @@ def test_a_history_store_fills_the_campaign_index_and_each_run_starts_from_a_cop
     db = Database.open(path)
     assert db.query_one("SELECT COUNT(*) FROM messages")[0] == 300  # the run's messages went to its copy
     db.close()
+
+
+def test_the_mail_the_detector_has_seen_is_other_mail_and_changes_no_finding() -> None:
+    """``--seen``: the detector reads mail of the same kind but none of the timed messages, and
+    having read it, finds in the timed mail exactly what a fresh detector finds."""
+    from bench.bench_pipeline import SEEN_SEED, see
+    from bench.mailcorpus import corpus
+    from gateway.detect import Detector
+    from gateway.ingest import ingest
+
+    timed = [ingest(raw, source="bench") for raw in corpus(60, varied=True)]
+    seen = [ingest(raw, source="seen") for raw in corpus(60, varied=True, seed=SEEN_SEED)]
+    assert not {m.id for m in timed} & {m.id for m in seen}
+    assert not {m.text for m in timed} & {m.text for m in seen}
+
+    fresh = [[f.to_json() for f in Detector.load().detect(m)] for m in timed]
+    reader = Detector.load()
+    assert see(reader, 60, varied=True) == sum(len(reader.detect(m)) for m in seen)
+    assert [[f.to_json() for f in reader.detect(m)] for m in timed] == fresh
+    assert any(fresh)  # (the mail has findings to compare)
+
+
+def test_the_benchmarks_name_the_interpreter_that_ran_them() -> None:
+    """``interpreter()``: the version and the real executable, and whether this process has a
+    shared ``libpython`` mapped (a pyenv default build) or the interpreter linked in (Debian's)."""
+    import os
+    import platform
+    import sys
+
+    from bench.hostspeed import interpreter
+
+    text = interpreter()
+    assert text.startswith(f"Python {platform.python_version()} ({os.path.realpath(sys.executable)};")
+    with open("/proc/self/maps", encoding="ascii", errors="replace") as fh:
+        shared = any("/libpython" in line for line in fh)
+    assert ("libpython shared" in text) == shared
+    assert ("libpython linked into the executable" in text) == (not shared)
