@@ -146,6 +146,15 @@ def _rules(config: Config, report: CheckReport) -> None:
     n_patterns = sum(len(r.patterns) for r in getattr(detector, "rules", ()))
     report.lines.append(f"rules     {rules or 'shipped'}: {n_rules} rules, {n_patterns} patterns")
     report.lines.append(f"policy    {policy or 'shipped'}")
+    from gateway.drafts import DraftRenderer
+    from gateway.resources import rules_dir
+
+    templates = pipeline.policy.templates_dir or rules_dir() / "templates"
+    unusable = DraftRenderer(templates).check()
+    # As at start: the daemon comes up with an unusable template (the drafts that need it fail),
+    # so it is a warning here, not a problem.
+    report.lines.append(f"templates {templates}: " + (f"{len(unusable)} unusable" if unusable else "all usable"))
+    report.lines.extend(f"warning   {problem}" for problem in unusable)
 
 
 __all__ = ["CheckReport", "check_config"]

@@ -241,7 +241,11 @@ class Daemon:
                          send_drafts=self.outbox.send_pending if self.outbox else None)
         pipeline = _Serialised(None, handler.lock)
         self.connectors = self.build_helpdesks(db, pipeline)
-        pipeline.load(self._pipeline(db))  # the rules load last, once the config is known good
+        loaded = self._pipeline(db)
+        pipeline.load(loaded)  # the rules load last, once the config is known good
+        renderer = getattr(getattr(loaded, "effects", None), "renderer", None)
+        for problem in renderer.check() if renderer is not None else ():  # compiled now, not at the first draft
+            log.warning("reply template unusable", extra={"error": problem})
         if self.settle_heap:  # what start-up built lives as long as the process: out of the collector's walks
             from gateway.runtime import settle_heap
 

@@ -143,6 +143,28 @@ class DraftRenderer:
             lstrip_blocks=True,
         )
 
+    def check(self) -> list[str]:
+        """Compile every reply template (``<lang>/<name>.j2`` for each language directory) and
+        return what is wrong with each that cannot be used, in the words ``render`` would raise;
+        the good ones stay compiled, so the first draft does not pay for it. The daemon calls this
+        at start and logs each problem: a broken template is known before the first reply needs it
+        (``render`` still reports it then, as a draft error)."""
+        problems: list[str] = []
+        for lang in LANGS:
+            folder = self.templates_dir / lang
+            if not folder.is_dir():
+                continue
+            for path in sorted(folder.glob("*.j2")):
+                try:
+                    template = self.env.get_template(f"{lang}/{path.name}")
+                except jinja2.TemplateError as exc:
+                    line = getattr(exc, "lineno", None)
+                    problems.append(f"template {lang}/{path.name}{f' line {line}' if line else ''}: {exc}")
+                    continue
+                if "subject" not in template.blocks or "body" not in template.blocks:
+                    problems.append(f"template {lang}/{path.name} must define blocks 'subject' and 'body'")
+        return problems
+
     def available(self, name: str, lang: str) -> bool:
         # os.path on a string: the same check without building Path objects (once per draft)
         return os.path.isfile(f"{self._dir}{os.sep}{lang}{os.sep}{name}.j2")

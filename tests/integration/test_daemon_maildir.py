@@ -131,3 +131,27 @@ def test_an_unreadable_file_is_quarantined_with_its_reason_and_the_rest_go_on(tm
     [item] = Quarantine(db).list()
     assert item.reason.startswith("unreadable message:") and "1700000001.M1P1.test" in item.location
     assert (box / "new" / "1700000001.M1P1.test").exists()  # kept where it was
+
+
+def test_a_reply_template_that_cannot_be_used_is_logged_at_start_and_the_daemon_goes_on(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The daemon compiles the reply templates at start: a broken one is named in a warning
+    before any mail is read, and the mail is still analysed (the draft that needs it then fails
+    as a draft error, as before)."""
+    import logging
+    import shutil
+    from dataclasses import replace
+
+    from gateway.resources import rules_dir
+
+    rules = tmp_path / "rules"
+    shutil.copytree(rules_dir(), rules)
+    (rules / "templates" / "en" / "boundary.j2").write_text("{% block subject %}x{% endblock %}\n{% block body %}{% if %}")
+    box = tmp_path / "mail"
+    make_maildir(box, [customer_mail(1, sender="a@example.org", body="My parcel has not arrived yet.")])
+    config = replace(maildir_config(box, tmp_path / "g.db"), rules=str(rules))
+    with caplog.at_level(logging.WARNING, logger="gateway.daemon"):
+        assert asyncio.run(Daemon(config, once=True).run()) == 0
+    warnings = [r for r in caplog.records if r.getMessage() == "reply template unusable"]
+    assert [r.error.split(":")[0] for r in warnings] == ["template en/boundary.j2 line 2"]  # type: ignore[attr-defined]
+    assert MaildirMarks(Database.open(tmp_path / "g.db")).all("local")["1700000000.M0P1.test"].keywords == {"$HGChecked"}

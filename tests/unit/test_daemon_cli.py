@@ -104,5 +104,32 @@ helpdesks:
     captured = capsys.readouterr()
     assert "ready to start" in captured.out and "mailboxes INBOX, Complaints" in captured.out
     assert "helpdesk  zd: zendesk https://acme.zendesk.com" in captured.out and "rules     shipped" in captured.out
+    assert "templates " in captured.out and ": all usable" in captured.out
     assert "s3cret" not in captured.out + captured.err
     assert not (tmp_path / "data").exists()
+
+
+def test_check_names_an_unusable_reply_template_as_a_warning(tmp_path: Path, capsys) -> None:
+    """As at start, a template that cannot be used does not stop the daemon: ``--check`` names
+    it in a warning line and still says the daemon is ready to start."""
+    import shutil
+
+    from gateway.resources import rules_dir
+
+    rules = tmp_path / "rules"
+    shutil.copytree(rules_dir(), rules)
+    (rules / "templates" / "ja" / "warning.j2").write_text("{% block subject %}x{% endblock %}")
+    box = tmp_path / "mail"
+    for d in ("cur", "new", "tmp"):
+        (box / d).mkdir(parents=True)
+    config = write(tmp_path, f"""
+store: {{path: {tmp_path / 'g.db'}}}
+sources:
+  - {{name: local, type: maildir, path: {box}}}
+rules: {rules}
+""")
+    assert main(["run", "--config", config, "--check"]) == 0
+    out = capsys.readouterr().out
+    assert f"templates {rules / 'templates'}: 1 unusable" in out
+    assert "warning   template ja/warning.j2 must define blocks 'subject' and 'body'" in out
+    assert "ready to start" in out

@@ -85,6 +85,27 @@ def test_missing_template_and_missing_variable_are_clear_errors(renderer: DraftR
         DraftRenderer(tmp_path).render("t", "en", CTX)
 
 
+def test_check_compiles_every_template_and_names_each_unusable_one(tmp_path: Path) -> None:
+    """``check`` (the daemon's start): the shipped templates are all usable; a template that does
+    not parse or lacks a block is named with what ``render`` would say, the good ones still render,
+    and a problem found at start is still a draft error at render time."""
+    assert DraftRenderer(rules_dir() / "templates").check() == []
+    (tmp_path / "en").mkdir()
+    (tmp_path / "ja").mkdir()
+    (tmp_path / "en" / "good.j2").write_text("{% block subject %}Re: {{ original_subject }}{% endblock %}"
+                                             "{% block body %}Dear {{ customer_name }}{% endblock %}")
+    (tmp_path / "en" / "broken.j2").write_text("{% block subject %}x{% endblock %}\n{% block body %}{% if %}{% endblock %}")
+    (tmp_path / "ja" / "bodyless.j2").write_text("{% block subject %}x{% endblock %}")
+    renderer = DraftRenderer(tmp_path)
+    problems = renderer.check()
+    assert len(problems) == 2
+    assert problems[0].startswith("template en/broken.j2 line 2: ")
+    assert problems[1] == "template ja/bodyless.j2 must define blocks 'subject' and 'body'"
+    assert renderer.render("good", "en", CTX).body == "Dear Pat\n"
+    with pytest.raises(DraftError, match="template en/broken.j2 line 2"):
+        renderer.render("broken", "en", CTX)
+
+
 @pytest.mark.parametrize("raw,clean", [("a\r\nb", "a b"), ("a\nb\rc", "a b c"), ("a\u2028b", "a b"),
                                        ("  a \t b  ", "a b"), ("", "")])
 def test_clean_header(raw: str, clean: str) -> None:
