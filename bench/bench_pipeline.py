@@ -165,6 +165,7 @@ def run(raws: list[bytes], batch: int, detector: object,
             shutil.copy(history, Path(tmp) / "bench.db")
         db = Database.open(Path(tmp) / "bench.db")
         pipeline = Pipeline.create(db, detector=detector)
+        pipeline.effects.renderer.check()  # the reply templates compiled before the clock, as the daemon does at start
         if history is not None:
             len(pipeline.tracker.index)  # loaded before the clock, as a daemon loads it at start
         read = ingest
