@@ -115,6 +115,15 @@ def clean_header(value: str) -> str:
     return " ".join(_LINE_BREAKS.sub(" ", value or "").split())
 
 
+_BLOCKS_MISSING = "template {} must define blocks 'subject' and 'body'"
+
+
+def _template_error(path: str, exc: jinja2.TemplateError) -> str:
+    """What is wrong with template ``path`` (``en/warning.j2``), with the line when Jinja knows it."""
+    line = getattr(exc, "lineno", None)
+    return f"template {path}{f' line {line}' if line else ''}: {exc}"
+
+
 @dataclass(frozen=True)
 class Rendered:
     subject: str
@@ -158,11 +167,10 @@ class DraftRenderer:
                 try:
                     template = self.env.get_template(f"{lang}/{path.name}")
                 except jinja2.TemplateError as exc:
-                    line = getattr(exc, "lineno", None)
-                    problems.append(f"template {lang}/{path.name}{f' line {line}' if line else ''}: {exc}")
+                    problems.append(_template_error(f"{lang}/{path.name}", exc))
                     continue
                 if "subject" not in template.blocks or "body" not in template.blocks:
-                    problems.append(f"template {lang}/{path.name} must define blocks 'subject' and 'body'")
+                    problems.append(_BLOCKS_MISSING.format(f"{lang}/{path.name}"))
         return problems
 
     def available(self, name: str, lang: str) -> bool:
@@ -181,16 +189,14 @@ class DraftRenderer:
         try:
             template = self.env.get_template(f"{use}/{name}.j2")
             if "subject" not in template.blocks or "body" not in template.blocks:
-                raise DraftError(f"template {use}/{name}.j2 must define blocks 'subject' and 'body'")
+                raise DraftError(_BLOCKS_MISSING.format(f"{use}/{name}.j2"))
             ctx = template.new_context(dict(context))
             subject = "".join(template.blocks["subject"](ctx))
             body = "".join(template.blocks["body"](ctx))
         except jinja2.TemplateNotFound as exc:
             raise DraftError(f"no reply template {name!r} in {self.templates_dir / use}") from exc
         except jinja2.TemplateError as exc:
-            line = getattr(exc, "lineno", None)
-            where = f" line {line}" if line else ""
-            raise DraftError(f"template {use}/{name}.j2{where}: {exc}") from exc
+            raise DraftError(_template_error(f"{use}/{name}.j2", exc)) from exc
         return Rendered(reply_subject_once(clean_header(subject)), body.strip() + "\n", use, name)
 
 
