@@ -147,9 +147,8 @@ def _rules(config: Config, report: CheckReport) -> None:
     report.lines.append(f"rules     {rules or 'shipped'}: {n_rules} rules, {n_patterns} patterns")
     report.lines.append(f"policy    {policy or 'shipped'}")
     from gateway.drafts import DraftRenderer
-    from gateway.resources import rules_dir
 
-    templates = pipeline.policy.templates_dir or rules_dir() / "templates"
+    templates = pipeline.policy.templates
     unusable = DraftRenderer(templates).check()
     # As at start: the daemon comes up with an unusable template (the drafts that need it fail),
     # so it is a warning here, not a problem.

@@ -261,9 +261,7 @@ class CoreEffects:
         self.escalations = EscalationStore(db, self.audit)
         self.decisions = DecisionLog(db)
         if renderer is None:
-            from gateway.resources import rules_dir
-
-            renderer = DraftRenderer(policy.templates_dir or rules_dir() / "templates")
+            renderer = DraftRenderer(policy.templates)
         self.renderer = renderer
         self.clock = clock or utcnow
 

@@ -278,9 +278,7 @@ def wire_acknowledgments(db: Database, pipeline: Any, outbox: Any, process: Call
         username = getattr(source, "username", "") or ""
         if "@" in username:
             own.append(username)
-    from gateway.resources import rules_dir
-
-    queue = AckQueue(db, settings, templates_dir=Path(policy.templates_dir or rules_dir() / "templates"),
+    queue = AckQueue(db, settings, templates_dir=Path(policy.templates),
                      organization=policy.settings.organization, own_addresses=own,
                      clock=getattr(pipeline, "clock", None))
     outbox.acknowledgments = queue

@@ -63,6 +63,11 @@ class Policy:
         return cls(parse_policy(text, origin=origin, templates_dir=templates_dir), templates_dir=templates_dir)
 
     @property
+    def templates(self) -> Path:
+        """The reply templates' folder: ``templates_dir``, else the shipped ``rules/templates``."""
+        return self.templates_dir or rules_dir() / "templates"
+
+    @property
     def raw(self) -> dict[str, Any]:
         """The parsed file as plain data (``ContactSettings.from_policy(policy.raw)``)."""
         return self.settings.raw
