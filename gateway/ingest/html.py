@@ -12,7 +12,15 @@ from __future__ import annotations
 import re
 import warnings as _warnings
 
-from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, NavigableString, Tag
+from bs4 import (
+    BeautifulSoup,
+    MarkupResemblesLocatorWarning,
+    NavigableString,
+    Tag,
+    XMLParsedAsHTMLWarning,
+)
+from bs4.builder import HTMLTreeBuilder
+from bs4.dammit import EntitySubstitution, UnicodeDammit
 from bs4.element import PreformattedString
 
 __all__ = ["html_to_text"]
@@ -27,6 +35,8 @@ _BLOCK = frozenset({
 })
 _CELL = frozenset({"td", "th"})
 _SPACES = re.compile(r"[ \t\n\r\f\v\u00a0\u200b]+")
+#: Whitespace that ``_SPACES`` would change: any but a lone space.
+_SPACES_TO_FOLD = re.compile(r"[\t\n\r\f\v\u00a0\u200b]|  ")
 _HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|mso-hide\s*:\s*all", re.IGNORECASE)
 _BLANKS = re.compile(r"\n{3,}")
 _RUNS = re.compile(r" {2,}")
@@ -82,7 +92,7 @@ class _Lines:
         return _BLANKS.sub("\n\n", "\n".join(self.lines)).strip("\n")
 
 
-def _open_block(out: "_Lines", name: str) -> object:
+def _open_block(out: _Lines, name: str) -> object:
     """Start a block element's lines (a blank line before a paragraph, one more quote level for a
     blockquote) and return the marker that ends it, for both converters."""
     paragraph = name in _PARAGRAPHS
@@ -112,85 +122,151 @@ def html_to_text(html: str) -> str:
     return _soup_to_text(html)
 
 
-#: What :func:`_simple_html_to_text` reads: tags from these sets only, without style or class.
-_SIMPLE_INLINE = frozenset({"a", "b", "i", "u", "em", "strong", "span", "font", "small", "big"})
-_SIMPLE_BLOCK = _BLOCK - {"pre", "o:p"}
-_SIMPLE_VOID = frozenset({"br", "hr"})
-_SIMPLE_NAMES = _SIMPLE_INLINE | _SIMPLE_BLOCK | _SIMPLE_VOID | _CELL
-#: One token of simple HTML: a start tag with plain double-quoted attributes, an end tag, text
-#: without markup characters, or one of a few entities.
-_SIMPLE_TOKEN = re.compile(
-    r'<([a-zA-Z][a-zA-Z0-9]*)((?: [a-zA-Z][a-zA-Z-]*="[^"<>&]*")*) ?(/?)>'
-    r"|</([a-zA-Z][a-zA-Z0-9]*)>"
-    r"|([^<>&]+)"
-    r"|&(amp|lt|gt|quot|nbsp|#39);"
+#: Elements the one-pass reader leaves to the tree: preformatted text (its whitespace is kept),
+#: and elements whose content the standard library's parser reads as raw text in some Python
+#: versions and as markup in others.
+_ONE_PASS_REFUSED = frozenset({"pre", "listing", "textarea", "xmp", "plaintext", "noembed", "noframes"})
+#: Elements BeautifulSoup closes as soon as they open (``<br>``, ``<img>``...): its own list.
+_VOID = frozenset(HTMLTreeBuilder.DEFAULT_EMPTY_ELEMENT_TAGS or ())
+#: Elements whose content the parser reads as raw text up to their end tag.
+_RAW_TEXT = frozenset({"script", "style"})
+_WS = "[ \t\n\r\f]"
+#: One token of HTML the one-pass reader can read: a start tag (attributes double-quoted,
+#: single-quoted, unquoted or bare), an end tag, text without markup characters, a complete
+#: entity or character reference, a comment, a doctype. Anything else (``<`` or ``&`` standing
+#: alone, ``<![CDATA[``, ``<?...>``, attributes the parser would read differently) matches none.
+_TOKEN = re.compile(
+    rf"<([a-zA-Z][a-zA-Z0-9:-]*)((?:{_WS}+[a-zA-Z_:][-a-zA-Z0-9_:.]*"
+    rf"(?:{_WS}*={_WS}*(?:\"[^\"]*\"|'[^']*'|[^ \t\n\r\f\"'=<>`/]+(?=[ \t\n\r\f>])))?)*){_WS}*(/?)>"
+    rf"|</([a-zA-Z][a-zA-Z0-9:-]*){_WS}*>"
+    r"|([^<&]+)"
+    r"|&(?:([a-zA-Z][a-zA-Z0-9]*)|#([0-9]{1,7})|#[xX]([0-9a-fA-F]{1,6}));"
+    r"|<!--(?:[^<>-]|-(?!-))*-->|<![dD][oO][cC][tT][yY][pP][eE][^<>]*>"
 )
-_SIMPLE_ENTITY = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "nbsp": "\u00a0", "#39": "'"}
-_SIMPLE_ATTR_NAME = re.compile(r' ([a-zA-Z][a-zA-Z-]*)=')
+_ATTR = re.compile(rf"{_WS}+([a-zA-Z_:][-a-zA-Z0-9_:.]*)(?:{_WS}*={_WS}*(\"[^\"]*\"|'[^']*'|[^ \t\n\r\f\"'=<>`/]+))?")
+_ENTITY = EntitySubstitution.HTML_ENTITY_TO_CHARACTER
+_NO_ATTRS: dict[str, str] = {}
 
 
-def _simple_html_to_text(html: str) -> "str | None":
-    """What :func:`_soup_to_text` gives, for the simple HTML most mail clients and web forms send,
-    read in one pass without building a tree; None for anything else.
+def _attributes(text: str) -> dict[str, str] | None:
+    """The attributes the tree walk reads (``style``, ``class``, ``alt``) of a start tag's
+    attribute text, as the parser gives them (names lowercased, the last of a repeated name);
+    None when one of them holds a character reference (the parser would decode it)."""
+    found: dict[str, str] = {}
+    for name, value in _ATTR.findall(text):
+        name = name.lower()
+        if name in ("style", "class", "alt"):
+            if value[:1] in ("'", '"'):
+                value = value[1:-1]
+            if "&" in value:
+                return None
+            found[name] = value
+    return found
 
-    Simple means: properly nested tags from a short list of blocks, cells and inline tags (no
-    skipped or preformatted elements, no images), no ``style`` or ``class`` attribute, ``br`` and
-    ``hr`` as the only empty elements, no comments or declarations, and ``&``, ``<`` and ``>`` only
-    in the entities ``&amp; &lt; &gt; &quot; &nbsp; &#39;``. Such a document has one tree, and the
-    tree walk's actions happen in document order: a block's on its start and end tag, text's
-    where it stands (tests/unit/test_ingest_html_fast.py compares the two on generated HTML)."""
+
+def _simple_html_to_text(html: str) -> str | None:
+    """What :func:`_soup_to_text` gives, read in one pass without building a tree, for HTML
+    whose tree is plain from its tags: None for anything else.
+
+    That is: every element closed in order (``<p>a</p>``, never ``<p>a`` or ``<b><i></b></i>``),
+    except BeautifulSoup's empty elements (``<br>``, ``<img>``, ``<meta>``...), never closed;
+    no preformatted or raw-text-in-some-versions element (``_ONE_PASS_REFUSED``); ``script`` and
+    ``style`` without ``<`` inside; comments without ``--`` inside; entities complete (``&name;``
+    of the parser's table, ``&#nnn;``, ``&#xhh;``) and ``&`` or ``<`` nowhere else; no
+    ``MsoNormal`` paragraph (Word's lines need the whole paragraph's text first); no reference
+    inside a ``style``, ``class`` or ``alt`` value. Such a document has one tree, and the tree
+    walk's actions happen in document order: an element's on its start and end tag, text's
+    where it stands, a skipped element's (``_SKIP``, or hidden by its style) nowhere.
+    tests/unit/test_ingest_html_fast.py compares the two on generated HTML."""
     out = _Lines()
     open_tags: list[str] = []
     ends: list[object] = []  # per open tag: what the walk does after its children
     data: list[str] = []
+    skipping = 0  # open elements from the outermost skipped one (0: not skipping)
     pos, n = 0, len(html)
-    match = _SIMPLE_TOKEN.match
+    match = _TOKEN.match
     while pos < n:
         m = match(html, pos)
         if m is None:
             return None
         pos = m.end()
-        text, entity = m.group(5), m.group(6)
-        if text is not None or entity is not None:
-            data.append(text if text is not None else _SIMPLE_ENTITY[entity])
+        kind = m.lastindex  # 5 text, 3 start tag, 4 end tag, 6-8 a reference, None a comment or doctype
+        if kind == 5:
+            if not skipping:
+                data.append(m.group(5))
             continue
-        if data:
+        if kind is not None and kind > 5:
+            if kind == 6:  # a named reference
+                char = _ENTITY.get(m.group(6))
+                if char is None:
+                    return None  # the parser keeps it as text, with a semicolon of its own
+            else:
+                char, replaced = UnicodeDammit.numeric_character_reference(
+                    int(m.group(kind), 10 if kind == 7 else 16))
+                if replaced or not char:
+                    return None
+            if not skipping:
+                data.append(char)
+            continue
+        if data:  # a tag or a comment ends a text node
             _simple_text(out, "".join(data))
             data = []
-        start, end = m.group(1), m.group(4)
-        if start is not None:
-            name = start.lower()
-            if name not in _SIMPLE_NAMES:
+        if kind is None:
+            continue  # a comment or a doctype
+        if kind == 3:
+            name = m.group(1).lower()
+            if name in _ONE_PASS_REFUSED:
                 return None
-            attrs = m.group(2)
-            if attrs and any(a.lower() in ("style", "class") for a in _SIMPLE_ATTR_NAME.findall(attrs)):
+            void = name in _VOID
+            if m.group(3) and not void:
+                return None  # <p/>: the parser's empty-element handling differs from a void tag
+            attrs = _attributes(m.group(2)) if m.group(2) else _NO_ATTRS
+            if attrs is None:
                 return None
-            if name in _SIMPLE_VOID:
+            if name in _RAW_TEXT:  # its text up to its end tag, never shown
+                close = html.find("<", pos)
+                if close < 0 or html[close : close + len(name) + 3].lower() != f"</{name}>":
+                    return None
+                pos = close + len(name) + 3
+                continue
+            if skipping or name in _SKIP or (attrs.get("style") and _HIDDEN.search(attrs["style"])):
+                if not void:
+                    open_tags.append(name)
+                    ends.append(None)
+                    skipping += 1
+                continue
+            if void:
                 if name == "br":
                     out.newline(force=True)
-                else:  # hr: a paragraph-like block without children
+                elif name == "hr":  # a paragraph-like block without children
                     out.newline(blank=True)
                     out.newline(blank=True)
+                elif name == "img":
+                    alt = attrs.get("alt", "").strip()
+                    if alt:
+                        out.add(alt)
                 continue
-            if m.group(3):
-                return None  # <p/>: the parser's empty-element handling differs from a void tag
+            if name == "p" and "class" in attrs and any(c.lower().startswith("mso") for c in attrs["class"].split()):
+                return None  # Word's line: empty or not decides before its children (see the tree walk)
             open_tags.append(name)
             if name in _CELL:
                 out.add(" ")
                 ends.append(None)
-            elif name in _SIMPLE_BLOCK:
+            elif name in _BLOCK:
                 ends.append(_open_block(out, name))
                 if name == "li":
                     out.add("- ")
             else:
                 ends.append(None)
             continue
-        name = end.lower()
+        name = m.group(4).lower()
         if not open_tags or open_tags[-1] != name:
-            return None  # not properly nested (or an end tag of an empty element)
+            return None  # not closed in order (or an end tag of an empty element)
         open_tags.pop()
         action = ends.pop()
-        if action is _BREAK:
+        if skipping:
+            skipping -= 1
+        elif action is _BREAK:
             out.newline()
         elif action is _PARAGRAPH:
             out.newline(blank=True)
@@ -206,7 +282,7 @@ def _simple_html_to_text(html: str) -> "str | None":
 
 def _simple_text(out: _Lines, data: str) -> None:
     """A text node, as the tree walk adds it (outside ``pre``)."""
-    text = _SPACES.sub(" ", data)
+    text = _SPACES.sub(" ", data) if _SPACES_TO_FOLD.search(data) else data
     if text.strip() or (out.words and text == " "):
         out.add(text)
 
@@ -215,6 +291,7 @@ def _soup_to_text(html: str) -> str:
     """The visible text through BeautifulSoup's tree (any HTML)."""
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+        _warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)  # XHTML mail: read as HTML, as it should be
         soup = BeautifulSoup(html, "html.parser")
     out = _Lines()
     pre = 0
