@@ -20,7 +20,9 @@ they belong to.
 Bounded by bytes, not rows: every cached row is weighed by what it holds (``row_bytes``: its
 strings as Python sizes them, plus the objects around them), and spans together stay under
 ``MessageCache.max_span_bytes`` (``MAX_SPAN_BYTES`` by default; the least recently used spans go
-first). A row the contact stage recorded arrives with its comparable text and sorted words
+first); one span takes at most a quarter of that (``SPAN_SHARE``), so one customer who wrote
+thousands of messages is kept cut to what its readers need rather than pushing out everyone else
+(or, as when spans were capped at 2,000 rows, read from the table again for each message). A row the contact stage recorded arrives with its comparable text and sorted words
 (``Candidate.comparable``): that is all its readers compare, so the raw text is not kept beside
 them (``text`` is ``""`` in the cached row; None still means purged). A span
 keeps only what its readers asked for: :meth:`MessageCache.tail` records the deepest need per
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
     from gateway.store.messages import Candidate
 
 MAX_SPAN_BYTES = 64 * 1024 * 1024  # rows held by spans, weighed by ``row_bytes`` (a hard cap: see ``tail``)
-MAX_SPAN_ROWS = 2_000
+SPAN_SHARE = 4  # one span holds at most this fraction (1/4) of the budget: one key cannot push out all others
 MAX_ROWS = 65_536  # rows kept by sequence number at most (campaign candidates; mostly the spans' own rows)
 SEQ_SLACK_US = 86_400_000_000  # rows by sequence number are kept a day beyond the reader's horizon
 ROW_BYTES = 450  # a cached row's objects besides its texts (row, id, hash, times, tuple, list and dict slots)
@@ -264,7 +266,9 @@ class MessageCache:
             if row.received_us < span.since_us:
                 span.disorder += 1  # older than the span's front: it stays out, but it is news
                 continue
-            if len(span.rows) >= MAX_SPAN_ROWS:
+            if not weight:
+                weight = row_bytes(row)
+            if span.bytes + weight > self._span_cap():
                 self.span_bytes -= self.spans.pop(name).bytes + SPAN_BYTES
                 continue
             us = span.us
@@ -273,8 +277,6 @@ class MessageCache:
                 us.append(received_us)
             elif span.add(row) < len(span.rows) - 1:
                 span.disorder += 1  # landed before a later row of its key
-            if not weight:
-                weight = row_bytes(row)
             span.bytes += weight
             self.span_bytes += weight
             need = self.needs.get(name[0])
@@ -285,6 +287,10 @@ class MessageCache:
             self._sweep()
         if self.span_bytes > (MAX_SPAN_BYTES if self.max_span_bytes is None else self.max_span_bytes):
             self._fit()
+
+    def _span_cap(self) -> int:
+        """The most one span may weigh: a share of the budget (``SPAN_SHARE``)."""
+        return (MAX_SPAN_BYTES if self.max_span_bytes is None else self.max_span_bytes) // SPAN_SHARE
 
     def _fit(self) -> None:
         """Drop the least recently used spans until all fit the byte budget."""
@@ -339,7 +345,11 @@ class MessageCache:
         return self._install(name, Span(since_us, [_candidate(r) for r in rows], [r[3] for r in rows]))
 
     def _install(self, name: tuple[str, str], span: Span) -> Span:
-        """Keep a span just read from the table (replacing the key's older one) within the budget."""
+        """Keep a span just read from the table (replacing the key's older one) within the budget,
+        and return it whole. A span heavier than one span may be (``_span_cap``: a customer who
+        wrote thousands of messages within the lookback) is kept cut to what its readers need
+        (``Span.cut``, when they have said: a copy, so the caller still gets every row it asked
+        for); only when even that is too heavy is nothing kept, and the key is read again."""
         rows = span.rows
         if rows:  # (a new thread's span is empty: one per fresh mail)
             span.bytes = sum(map(row_bytes, rows))
@@ -349,11 +359,21 @@ class MessageCache:
         old = self.spans.pop(name, None)
         if old is not None:
             self.span_bytes -= old.bytes + SPAN_BYTES
-        if len(span.rows) <= MAX_SPAN_ROWS:
-            self.spans[name] = span
+        kept: Span | None = span
+        cap = self._span_cap()
+        if span.bytes > cap:
+            kept = None
+            need = self.needs.get(name[0])
+            if need is not None:
+                trimmed = Span(span.since_us, list(rows), list(span.us), span.bytes)
+                trimmed.cut(*need)  # (lowers its ``bytes``)
+                if trimmed.bytes <= cap:
+                    kept = trimmed
+        if kept is not None:
+            self.spans[name] = kept
             # Each span weighs something even when empty: a new thread's span is, and there is
             # one per fresh mail, so counting rows alone would let empty spans pile up.
-            self.span_bytes += span.bytes + SPAN_BYTES
+            self.span_bytes += kept.bytes + SPAN_BYTES
             self._fit()
         return span
 

@@ -20,6 +20,7 @@ from gateway.store.messages import Fingerprints, SqliteMessageStore, to_us
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
+_DAY_US = 86_400_000_000
 
 
 def msg(i: int, at: datetime, sender: str = "ann@example.com") -> Message:
@@ -91,4 +92,59 @@ def test_rows_by_number_go_after_the_horizon_and_are_still_found_in_the_table(tm
     # kept by number: what was received no earlier than a day before the horizon, and the new row
     assert sorted(int(r.id[1:]) for r in cache.by_seq.values()) == list(range(7, 13))
     assert [r.id for r in store.candidates(seqs[2:4])] == ["m2", "m3"]  # still answered, from the table
+    db.close()
+
+
+def _reads_of(db: Database, column: str) -> list[str]:
+    """The statements that read a customer's or thread's rows from the table, as they run."""
+    seen: list[str] = []
+    db.conn.set_trace_callback(lambda sql: seen.append(sql) if f"WHERE {column} " in sql and "FROM messages" in sql else None)
+    return seen
+
+
+def _tail(store: SqliteMessageStore, at: datetime, window: timedelta, last: int) -> list[str]:
+    """The ids the contact stage reads for a message at ``at``: 30 days back, all of ``window``."""
+    until = to_us(at)
+    return [r.id for r in store.rows_tail(customer="ann@example.com", since_us=until - 30 * _DAY_US, until_us=until,
+                                          window_us=int(window / timedelta(microseconds=1)), last=last)]
+
+
+def test_a_customer_with_thousands_of_messages_stays_in_memory(tmp_path: Path) -> None:
+    """A customer who wrote 2,400 messages within the lookback (a flood, or a busy business
+    account) is read from the table once, then answered from memory as their messages go on: the
+    rate windows and the duplicate check read that customer for every message."""
+    db = Database.open(tmp_path / "g.db")
+    store = SqliteMessageStore(db)
+    start = T0 + 10 * DAY
+    store.record_many((msg(i, start + i * timedelta(minutes=4)), [], Fingerprints()) for i in range(2400))
+    reads = _reads_of(db, "customer")
+    window, last = timedelta(days=7), 201
+    for i in range(2400, 2460):
+        at = start + i * timedelta(minutes=4)
+        got = _tail(store, at, window, last)
+        assert got[-1] == f"m{i - 1}" and len(got) == i  # every earlier row: all within the 7 days
+        store.record(msg(i, at), [])
+    assert len(reads) == 1, reads  # (one read for each message while a span was capped at 2,000 rows)
+    db.close()
+
+
+def test_a_span_too_heavy_for_its_share_is_kept_cut_to_what_its_readers_need(tmp_path: Path) -> None:
+    """With a small budget, a customer's whole lookback outweighs the share one span may take; what
+    the windows and the duplicate check read of it (the last rows and the window's rows) does not.
+    That much is kept, the answers are the table's, and the table is read once."""
+    db = Database.open(tmp_path / "g.db")
+    store = SqliteMessageStore(db, cache_bytes=120_000)  # a span may weigh 30,000 bytes: ~60 of these rows
+    start = T0 + 10 * DAY
+    store.record_many((msg(i, start + i * timedelta(hours=1)), [], Fingerprints()) for i in range(300))
+    reads = _reads_of(db, "customer")
+    window, last = timedelta(hours=3), 20
+    for i in range(300, 340):
+        at = start + i * timedelta(hours=1)
+        got = _tail(store, at, window, last)
+        assert got == [f"m{k}" for k in range(i - len(got), i)] and len(got) >= last  # a suffix, deep enough
+        span = store._cache.spans[("customer", "ann@example.com")]
+        assert span.bytes <= 30_000 and len(span.rows) < 60  # (from the first read on)
+        store.record(msg(i, at), [])
+    assert len(reads) == 1, reads
+    assert store._cache.span_bytes == _spans_weight(store)
     db.close()
