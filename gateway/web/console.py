@@ -39,6 +39,11 @@ Handler = Callable[[Request, Principal, FormData | None], Response]
 
 MAX_REASON = 2000
 MAX_DRAFT = 20000
+#: The newest contacts a contact timeline lists; a customer who wrote thousands of messages (a
+#: flood) would otherwise make every page that shows the timeline as long as the flood.
+TIMELINE_ENTRIES = 200
+#: The messages a hold's page shows in full: the one that opened it and the newest after it.
+HOLD_MESSAGES = 50
 
 # -- plumbing ---------------------------------------------------------------------------------------
 
@@ -274,10 +279,14 @@ def _message_view(request: Request, message_id: str, evidence: list[Any] = ()) -
     }
 
 
-def _timeline(request: Request, customer: str, highlight: set[str] | None = None) -> list[dict[str, Any]]:
-    """The customer's contact history (every linked address), oldest first, for the side panel."""
+def _timeline(request: Request, customer: str, highlight: set[str] | None = None) -> dict[str, Any]:
+    """The customer's contact history (every linked address) for the side panel: the newest
+    ``TIMELINE_ENTRIES`` contacts, oldest first (``items``), and how many earlier ones are not
+    listed (``earlier``)."""
     disputed = {(d.message_id, d.category) for d in _disputes(request).list(customer)}
-    return [
+    stored = _messages(request).customer_messages(customer)
+    shown = stored[-TIMELINE_ENTRIES:]
+    items = [
         {
             "id": m.id,
             "received_at": m.received_at,
@@ -287,8 +296,9 @@ def _timeline(request: Request, customer: str, highlight: set[str] | None = None
             "disputed": [c for c in m.categories if (m.id, c) in disputed],
             "this": m.id in (highlight or set()),
         }
-        for m in _messages(request).customer_messages(customer)
+        for m in shown
     ]
+    return {"items": items, "earlier": len(stored) - len(shown)}
 
 
 def _age(since: datetime, now: datetime) -> str:
@@ -325,10 +335,14 @@ def hold_detail(request: Request, user: Principal, form: FormData | None) -> Res
         hold = _holds(request).get(hold_id)
     except HoldError:
         raise HTTPException(404, f"There is no hold {hold_id}.") from None
-    messages = [_message_view(request, mid, hold.evidence) for mid in hold.message_ids]
+    ids = hold.message_ids
+    if len(ids) > HOLD_MESSAGES:  # the message that opened the hold, and the newest after it
+        ids = [ids[0], *ids[len(ids) - HOLD_MESSAGES + 1 :]]
+    messages = [_message_view(request, mid, hold.evidence) for mid in ids]
     if not messages and hold.evidence:
         messages = [_message_view(request, "", hold.evidence)]
     return render(request, "hold.html", user, section="holds", hold=hold, messages=messages,
+                  skipped=len(hold.message_ids) - len(ids),
                   history=_timeline(request, hold.customer, highlight=set(hold.message_ids)),
                   can_decide=user.can("holds"))
 

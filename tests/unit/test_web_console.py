@@ -514,3 +514,40 @@ def test_an_agent_disputes_a_tag_from_the_customer_page_and_a_lead_sees_it_on_th
     assert "disputed by ash" in hold_page  # the lead deciding the hold sees the correction
     audit = lead.get("/audit").text
     assert "message.dispute" in audit
+
+
+def test_a_flooded_hold_shows_its_first_and_newest_messages_and_the_latest_contacts(app, db, seeded):
+    """A customer who keeps writing under a hold (hundreds of messages) does not make the hold's
+    page, the queue or the customer's page as long as the flood: the hold shows the message that
+    opened it and the newest ones, each timeline the newest contacts, and both say what is left out."""
+    from datetime import timedelta
+
+    from gateway.holds import HoldStore
+    from gateway.model import Message
+    from gateway.store.messages import SqliteMessageStore
+    from gateway.web import console
+    from tests.web_seed import CUSTOMER, T0
+
+    store, holds = SqliteMessageStore(db), HoldStore(db)
+    for i in range(260):
+        m = Message(id=f"<flood{i}@example.com>", text=f"Answer me now, message number {i}.", subject=f"Flood {i}",
+                    sender=CUSTOMER, thread="t-1234", received_at=T0 + timedelta(hours=6, minutes=i), source="support")
+        store.record(m, [])
+        holds.add_evidence(seeded.hold_id, [], message_id=m.id, now=T0 + timedelta(hours=6, minutes=i))
+    assert len(holds.get(seeded.hold_id).message_ids) == 261  # the abusive message that opened it, and the flood
+    client = TestClient(app)
+    login(client, "kim", LEAD_PASSWORD)
+
+    html = client.get(f"/holds/{seeded.hold_id}").text
+    evidence = html.split("<h3>Details</h3>")[0]
+    shown = re.findall(r"message number (\d+)", evidence)
+    assert shown == [str(i) for i in range(260 - console.HOLD_MESSAGES + 1, 260)]  # the newest 49, in order
+    assert evidence.index(label_for(INSULT, "verbal_abuse")) < evidence.index("211 messages under this hold not shown")
+    timeline = html.split("Contact timeline")[1]
+    assert timeline.count("<li") == console.TIMELINE_ENTRIES and "62 earlier contacts not listed" in timeline
+    assert re.findall(r"Flood (\d+)", timeline) == [str(i) for i in range(60, 260)]  # the newest 200, oldest first
+
+    queue = client.get("/holds").text  # the proposal's timeline in the queue
+    assert queue.count("Flood ") == console.TIMELINE_ENTRIES + 3  # the timeline, and the newest 3 messages
+    customer = client.get("/customers/angry%40example.com").text
+    assert "262 messages stored" in customer and "62 earlier contacts not listed" in customer
