@@ -109,15 +109,20 @@ def _tail(store: SqliteMessageStore, at: datetime, window: timedelta, last: int)
                                           window_us=int(window / timedelta(microseconds=1)), last=last)]
 
 
+def _written(store: SqliteMessageStore, count: int, gap: timedelta) -> tuple[datetime, list[str]]:
+    """``count`` messages of one customer ``gap`` apart, then the reads of their rows from here on."""
+    start = T0 + 10 * DAY
+    store.record_many((msg(i, start + i * gap), [], Fingerprints()) for i in range(count))
+    return start, _reads_of(store.db, "customer")
+
+
 def test_a_customer_with_thousands_of_messages_stays_in_memory(tmp_path: Path) -> None:
     """A customer who wrote 2,400 messages within the lookback (a flood, or a busy business
     account) is read from the table once, then answered from memory as their messages go on: the
     rate windows and the duplicate check read that customer for every message."""
     db = Database.open(tmp_path / "g.db")
     store = SqliteMessageStore(db)
-    start = T0 + 10 * DAY
-    store.record_many((msg(i, start + i * timedelta(minutes=4)), [], Fingerprints()) for i in range(2400))
-    reads = _reads_of(db, "customer")
+    start, reads = _written(store, 2400, timedelta(minutes=4))
     window, last = timedelta(days=7), 201
     for i in range(2400, 2460):
         at = start + i * timedelta(minutes=4)
@@ -134,9 +139,7 @@ def test_a_span_too_heavy_for_its_share_is_kept_cut_to_what_its_readers_need(tmp
     That much is kept, the answers are the table's, and the table is read once."""
     db = Database.open(tmp_path / "g.db")
     store = SqliteMessageStore(db, cache_bytes=120_000)  # a span may weigh 30,000 bytes: ~60 of these rows
-    start = T0 + 10 * DAY
-    store.record_many((msg(i, start + i * timedelta(hours=1)), [], Fingerprints()) for i in range(300))
-    reads = _reads_of(db, "customer")
+    start, reads = _written(store, 300, timedelta(hours=1))
     window, last = timedelta(hours=3), 20
     for i in range(300, 340):
         at = start + i * timedelta(hours=1)
