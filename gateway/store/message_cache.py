@@ -22,7 +22,8 @@ strings as Python sizes them, plus the objects around them), and spans together 
 ``MessageCache.max_span_bytes`` (``MAX_SPAN_BYTES`` by default; the least recently used spans go
 first); one span takes at most a quarter of that (``SPAN_SHARE``), so one customer who wrote
 thousands of messages is kept cut to what its readers need rather than pushing out everyone else
-(or, as when spans were capped at 2,000 rows, read from the table again for each message). A row the contact stage recorded arrives with its comparable text and sorted words
+(or, as when spans were capped at 2,000 rows, read from the table again for each message). A row
+the contact stage recorded arrives with its comparable text and sorted words
 (``Candidate.comparable``): that is all its readers compare, so the raw text is not kept beside
 them (``text`` is ``""`` in the cached row; None still means purged). A span
 keeps only what its readers asked for: :meth:`MessageCache.tail` records the deepest need per
