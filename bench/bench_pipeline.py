@@ -97,7 +97,7 @@ def _instrument(pipeline: Pipeline, stages: dict[str, float]) -> None:
                (pipeline.tracker, "history", "contact history"), (pipeline.tracker, "prepare", "contact prepare"),
                (pipeline.policy, "decide", "policy"),
                (pipeline.effects, "recorded", "re-delivery check"), (pipeline.effects, "apply", "effects"),
-               (pipeline.effects.holds, "active_after_expiry", "hold look-up")]  # type: ignore[attr-defined]
+               (pipeline.effects.holds, "active_ids_after_expiry", "hold look-up")]  # type: ignore[attr-defined]
     for obj, attr, name in targets:
         object.__setattr__(obj, attr, _timed(stages, name, getattr(obj, attr)))
 

@@ -181,8 +181,8 @@ class Pipeline:
         if done is not None:
             # A re-delivery: report what was decided and done the first time.
             return Result(message, findings, _decision_from_json(done[0]), done[1])
-        active = effects.holds.active_after_expiry(customer, message.thread or message.id, message.source,
-                                                   self.clock())
+        active = effects.holds.active_ids_after_expiry(customer, message.thread or message.id, message.source,
+                                                       self.clock())
         decision = self.policy.decide(message, findings, history, active_hold=bool(active))
         report = effects.apply(message, findings, decision, customer=customer, checked=True)
         return Result(message, findings, decision, report)

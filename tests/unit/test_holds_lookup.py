@@ -75,3 +75,23 @@ def test_in_one_transaction_a_hold_that_falls_due_still_expires(tmp_path: Path) 
         assert holds.active_after_expiry("a@x", "t", "imap", T0 + timedelta(days=2)) == []
         assert holds.get(due.id).state == "expired"
         assert holds.active_after_expiry("b@x", "t", "imap", T0 + timedelta(days=2)) == []
+
+
+def test_the_pipelines_look_up_reads_only_what_says_whether_a_hold_covers_the_message(tmp_path: Path) -> None:
+    """A held customer who keeps writing puts thousands of message ids and the evidence on the
+    hold's row; the look-up made for every message (``active_ids_after_expiry``) answers what
+    ``active_after_expiry`` does without reading them."""
+    holds = store(tmp_path)
+    whole = holds.apply("a@x", "customer", "violence", source="imap", now=T0)
+    thread = holds.apply("a@x", "thread", "abuse", thread="t1", source="imap", now=T0)
+    for i in range(300):
+        holds.add_evidence(whole.id, [{"message_id": f"m{i}", "text": "x" * 200}], message_id=f"m{i}", now=T0)
+    seen: list[str] = []
+    for customer, thread_key, source in [("a@x", "t2", "imap"), ("a@x", "t1", "imap"), ("a@x", "t1", "zendesk"),
+                                         ("c@x", "t1", "imap")]:
+        holds.db.conn.set_trace_callback(seen.append)
+        ids = holds.active_ids_after_expiry(customer, thread_key, source, T0)
+        holds.db.conn.set_trace_callback(None)
+        assert ids == [h.id for h in holds.active_after_expiry(customer, thread_key, source, T0)]
+    assert holds.active_ids_after_expiry("a@x", "t1", "imap", T0) == [whole.id, thread.id]
+    assert len(seen) == 4 and not any("SELECT *" in s or "message_ids" in s or "evidence" in s for s in seen), seen
