@@ -152,6 +152,10 @@ class MemoryMessageStore:
         entries.sort()
         return [self._rows[e[2] - 1] for e in entries]
 
+    def latest_customer_messages(self, customer: str, last: int) -> tuple[list[StoredMessage], int]:
+        every = self.customer_messages(customer)
+        return every[len(every) - max(0, last) :], len(every)
+
     def thread_messages(self, thread: str, since: datetime | None = None, until: datetime | None = None) -> list[StoredMessage]:
         if not thread:
             return []

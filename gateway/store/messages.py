@@ -259,6 +259,11 @@ class MessageStore(Protocol):
         """Every message of the customer (all linked keys), oldest first, within [since, until]."""
         ...
 
+    def latest_customer_messages(self, customer: str, last: int) -> tuple[list[StoredMessage], int]:
+        """The customer's newest ``last`` messages (all linked keys), oldest first, and how many the
+        customer has in all."""
+        ...
+
     def thread_messages(self, thread: str, since: datetime | None = None, until: datetime | None = None) -> list[StoredMessage]: ...
 
     def recent(self, *, customer: str = "", thread: str = "", since: datetime, until: datetime) -> list[Candidate]:
@@ -805,6 +810,19 @@ class SqliteMessageStore:
         keys = self.customer_keys(customer)
         marks = ",".join("?" * len(keys))
         return self._between(f"customer IN ({marks})", tuple(keys), since, until)
+
+    def latest_customer_messages(self, customer: str, last: int) -> tuple[list[StoredMessage], int]:
+        """The customer's (all linked keys) newest ``last`` messages, oldest first, and how many
+        the customer has in all: what a page that lists the latest of a long history reads,
+        without reading (and decoding the findings of) the rest."""
+        keys = self.customer_keys(customer)
+        marks = ",".join("?" * len(keys))
+        total = self.db.query_one(f"SELECT COUNT(*) AS n FROM messages WHERE customer IN ({marks})", tuple(keys))
+        rows = self.db.query(
+            f"SELECT {self._COLUMNS} FROM messages WHERE customer IN ({marks}) ORDER BY received_us DESC, id DESC LIMIT ?",
+            (*keys, max(0, last)),
+        )
+        return [_row(r) for r in reversed(rows)], int(total["n"]) if total else 0
 
     def thread_messages(self, thread: str, since: datetime | None = None, until: datetime | None = None) -> list[StoredMessage]:
         if not thread:

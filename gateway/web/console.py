@@ -284,8 +284,7 @@ def _timeline(request: Request, customer: str, highlight: set[str] | None = None
     ``TIMELINE_ENTRIES`` contacts, oldest first (``items``), and how many earlier ones are not
     listed (``earlier``)."""
     disputed = {(d.message_id, d.category) for d in _disputes(request).list(customer)}
-    stored = _messages(request).customer_messages(customer)
-    shown = stored[-TIMELINE_ENTRIES:]
+    shown, total = _messages(request).latest_customer_messages(customer, TIMELINE_ENTRIES)
     items = [
         {
             "id": m.id,
@@ -298,7 +297,7 @@ def _timeline(request: Request, customer: str, highlight: set[str] | None = None
         }
         for m in shown
     ]
-    return {"items": items, "earlier": len(stored) - len(shown)}
+    return {"items": items, "earlier": total - len(shown)}
 
 
 def _age(since: datetime, now: datetime) -> str:
@@ -460,16 +459,16 @@ def customer_page(request: Request, user: Principal, form: FormData | None) -> R
     key = request.path_params["key"]
     messages_store = _messages(request)
     canonical = messages_store.resolve_customer(key)
-    stored = messages_store.customer_messages(canonical)
+    stored, total = messages_store.latest_customer_messages(canonical, 50)
     holds = _holds(request).for_customer(canonical)
     drafts = _drafts(request).for_customer(canonical)
     keys = messages_store.customer_keys(canonical)
     acks = _acks(request).for_customer(keys)
     if not stored and not holds and not drafts and not acks:
         raise HTTPException(404, "No messages, holds or drafts are stored for this customer.")
-    messages = [_message_view(request, m.id) for m in reversed(stored[-50:])]
+    messages = [_message_view(request, m.id) for m in reversed(stored)]
     return render(request, "customer.html", user, section="", customer=canonical,
-                  keys=keys, messages=messages, total=len(stored),
+                  keys=keys, messages=messages, total=total,
                   counts=messages_store.finding_counts(canonical), holds=holds, drafts=drafts, acks=acks,
                   history=_timeline(request, canonical))
 

@@ -93,6 +93,20 @@ def test_linking_a_helpdesk_requester_merges_histories(store: MessageStore) -> N
     assert store.customers() == ["ann@example.com"]
 
 
+def test_the_latest_messages_of_a_customer_and_how_many_there_are(store: MessageStore) -> None:
+    for i, (sender, hours) in enumerate([("ann@example.com", 3), ("zendesk:9", 1), ("ann@example.com", 2),
+                                         ("bob@example.com", 4), ("zendesk:9", 5), ("ann@example.com", 5)]):
+        store.record(message(i, sender, hours=hours), [])
+    store.link_customers("ann@example.com", "zendesk:9")
+    rows, total = store.latest_customer_messages("zendesk:9", 3)
+    assert total == 5  # every linked key, not bob
+    assert [r.id for r in rows] == ["<m0@example.com>", "<m4@example.com>", "<m5@example.com>"]  # oldest first; ties by id
+    assert [r.id for r in store.latest_customer_messages("ann@example.com", 10)[0]] == [
+        r.id for r in store.customer_messages("ann@example.com")]
+    assert store.latest_customer_messages("ann@example.com", 0) == ([], 5)
+    assert store.latest_customer_messages("nobody@example.com", 3) == ([], 0)
+
+
 def test_linking_two_groups_moves_every_member(store: MessageStore) -> None:
     store.link_customers("a@x.com", "zendesk:1")
     store.link_customers("b@x.com", "freshdesk:2")
