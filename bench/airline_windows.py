@@ -50,6 +50,8 @@ def main() -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--show", type=int, default=8, help="flagged customers whose tweets are printed")
     ap.add_argument("--burst", default=None, help="override contact.burst (e.g. 0, 2m, 5m) to compare")
+    ap.add_argument("--burst-max", type=int, default=None,
+                    help="override contact.burst_max (messages in one contact at most; 0: no limit)")
     args = ap.parse_args()
     if not args.data.is_dir():
         print(f"no data at {args.data}", file=sys.stderr)
@@ -59,6 +61,8 @@ def main() -> int:
     if args.burst is not None:
         burst = timedelta(0) if args.burst in ("0", "") else parse_duration(args.burst, "--burst")
         settings = dataclasses.replace(settings, burst=burst)
+    if args.burst_max is not None:
+        settings = dataclasses.replace(settings, burst_max=args.burst_max)
     tracker = ContactTracker(MemoryMessageStore(), settings)
     per_customer = Counter(m.sender for m in messages)
     breached: dict[str, set[str]] = defaultdict(set)
@@ -73,7 +77,7 @@ def main() -> int:
             elif f.rule == "contact.near_duplicate":
                 duplicates[m.sender] += 1
     span = (messages[-1].received_at - messages[0].received_at) if messages else None
-    print(f"# burst gap: {settings.burst}")
+    print(f"# burst gap: {settings.burst}, at most {settings.burst_max or 'any number of'} messages a contact")
     print(f"# airline tweets: {len(messages):,} tweets from {len(per_customer):,} customers over {span}")
     hist = Counter(min(n, 10) for n in per_customer.values())
     print("tweets per customer: " + ", ".join(f"{k if k < 10 else '10+'}: {hist[k]}" for k in sorted(hist)))

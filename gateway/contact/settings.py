@@ -19,6 +19,10 @@ from gateway.errors import PolicyError
 from gateway.model import Severity
 
 SCOPES = ("customer", "thread")
+#: The shipped ``contact.burst_max``: a burst of messages (each within ``burst`` of the previous)
+#: counts as one contact for at most this many messages. A complaint split over a few messages
+#: stays one contact; a flood of mail seconds apart does not become a single one.
+BURST_MAX = 10
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -119,11 +123,14 @@ class ContactSettings:
     duplicates: DuplicateSettings = field(default_factory=DuplicateSettings)
     campaigns: CampaignSettings = field(default_factory=CampaignSettings)
     ignore_lines: tuple[re.Pattern[str], ...] = ()
+    #: at most this many messages make one contact (a burst that goes on is more contacts; 0: no limit)
+    burst_max: int = 0
 
     @classmethod
     def defaults(cls) -> "ContactSettings":
         """The shipped defaults: more than 5 contacts in 1 hour, 15 in 24 hours, 30 in 7 days, per
-        customer and per thread; messages within 2 minutes of the previous one are one contact."""
+        customer and per thread; messages within 2 minutes of the previous one are one contact, of
+        at most 10 messages."""
         windows = tuple(
             RateWindow(timedelta(seconds=s), limit, scope)
             for s, limit in ((3600, 5), (86400, 15), (7 * 86400, 30))
@@ -132,6 +139,7 @@ class ContactSettings:
         return cls(
             windows=windows,
             burst=timedelta(minutes=2),
+            burst_max=BURST_MAX,
             ignore_lines=tuple(re.compile(p, re.IGNORECASE) for p in DEFAULT_IGNORE_LINES),
         )
 
@@ -160,7 +168,8 @@ class ContactSettings:
         if not isinstance(section, dict):
             raise PolicyError("policy.yaml contact: expected a mapping")
         _check_keys(
-            section, {"windows", "burst", "persistent_severity", "duplicates", "campaigns", "ignore_lines"}, "contact"
+            section, {"windows", "burst", "burst_max", "persistent_severity", "duplicates", "campaigns", "ignore_lines"},
+            "contact",
         )
 
         windows = base.windows
@@ -175,7 +184,13 @@ class ContactSettings:
         burst = base.burst
         if "burst" in section and section["burst"] not in (0, "0", None):
             burst = parse_duration(section["burst"], "contact.burst")
-        return cls(windows, severity, burst, duplicates, campaigns, ignore)
+        burst_max = base.burst_max
+        if "burst_max" in section:
+            burst_max = section["burst_max"]
+            if type(burst_max) is not int or burst_max < 0:
+                raise PolicyError(f"policy.yaml contact.burst_max: expected a whole number >= 0 (0: no limit), "
+                                  f"got {section['burst_max']!r}")
+        return cls(windows, severity, burst, duplicates, campaigns, ignore, burst_max)
 
 
 def _check_keys(d: dict[str, Any], allowed: set[str], key: str) -> None:

@@ -221,6 +221,7 @@ class ContactTracker:
                 customer_rows[bisect.bisect_right(customer_rows, window_start_us, key=_RECEIVED_US) :],  # sorted by time
                 thread_rows,
                 self.settings.burst,
+                self.settings.burst_max,
             )
             if counts is not None:
                 breached = [c for c in counts if c.count > c.window.limit]  # (``WindowCount.breached``, written out)
@@ -374,6 +375,7 @@ class ContactTracker:
                     [r for r in store.rows_between(customer=customer, since_us=since_us, until_us=last_us) if r.id != exclude_id],
                     [r for r in store.rows_between(thread=last.thread, since_us=since_us, until_us=last_us) if r.id != exclude_id],
                     self.settings.burst,
+                    self.settings.burst_max,
                 )
                 breaches = [c.window.name for c in counts if c.breached]
             # (customer, finding_counts, messages_total, window_breaches, keys, last_seen: passed

@@ -8,7 +8,9 @@ the new one is outside the window (the window is ``(t - within, t]``).
 
 With a ``burst`` gap set, messages that follow the previous one within that gap are one contact
 (a complaint split over several short messages, a forgotten attachment sent a minute later): the
-window counts contacts, and ``messages`` keeps the raw number.
+window counts contacts, and ``messages`` keeps the raw number. With ``burst_max`` set, a contact
+holds at most that many messages, counted from its first inside the window: mail every few
+seconds for an hour is a flood, not one long complaint.
 """
 
 from __future__ import annotations
@@ -88,12 +90,30 @@ def earlier_in_window(history: Sequence[Stamp], at: Stamp, window: RateWindow,
     return [h for h in history[lo:hi] if h.id != at.id]
 
 
-def contacts(stamps: Sequence[Stamp], burst_us: int) -> int:
+def contacts(stamps: Sequence[Stamp], burst_us: int, max_run: int = 0) -> int:
     """How many contacts a sorted run of messages is: a message within ``burst_us`` of the one
-    before it continues that contact. ``burst_us == 0`` counts every message."""
+    before it continues that contact, unless the contact already has ``max_run`` messages (0: no
+    limit). ``burst_us == 0`` counts every message."""
     if burst_us <= 0:
         return len(stamps)
-    return sum(1 for i, s in enumerate(stamps) if i == 0 or s.received_us - stamps[i - 1].received_us > burst_us)
+    if max_run <= 0:
+        return sum(1 for i, s in enumerate(stamps) if i == 0 or s.received_us - stamps[i - 1].received_us > burst_us)
+    return _run_contacts([s.received_us for s in stamps], burst_us, max_run)
+
+
+def _run_contacts(times: Sequence[int], burst_us: int, max_run: int) -> int:
+    """``contacts`` of messages at ``times`` (sorted, not empty) with a limit of ``max_run``
+    messages a contact: a contact ends at a gap longer than ``burst_us`` or at its
+    ``max_run``-th message."""
+    count, run, previous = 1, 1, times[0]
+    for t in times[1:]:
+        if t - previous > burst_us or run >= max_run:
+            count += 1
+            run = 1
+        else:
+            run += 1
+        previous = t
+    return count
 
 
 def count_windows(
@@ -102,25 +122,41 @@ def count_windows(
     customer_history: Sequence[Stamped],
     thread_history: Sequence[Stamped],
     burst: timedelta = timedelta(0),
+    burst_max: int = 0,
 ) -> list[WindowCount]:
     """Every configured window's count at message ``at``. Histories must be sorted by key and may
     contain ``at`` itself (it is counted once either way). Store rows can be passed as they are.
 
     (What ``earlier_in_window`` and ``contacts`` compute per window, with each history's sort
     keys and its end before ``at`` found once: this runs twice for every message.)"""
-    burst_us = int(burst.total_seconds() * 1_000_000)
+    return _count_windows(windows, at, customer_history, thread_history, int(burst.total_seconds() * 1_000_000), {},
+                          burst_max)
+
+
+def _count_windows(windows: Sequence[RateWindow], at: Stamp, customer_history: Sequence[Stamped],
+                   thread_history: Sequence[Stamped], burst_us: int,
+                   scopes: dict[bool, tuple[list[int], list[str], int, list[int]] | None],
+                   max_run: int = 0) -> list[WindowCount]:
+    """``count_windows``, given the ``_scope`` of the histories already prepared (by customer or
+    not: what ``breached_counts`` worked out before it found a breach; each is a pass over the
+    whole history, and a customer who writes thousands of messages a week has that many rows)."""
     at_us, at_id = at.received_us, at.id
     plan = _plan(windows)
     out: list[WindowCount] = [None] * len(windows)  # type: ignore[list-item]
     for customer, members in plan:
         history = customer_history if customer else thread_history
-        scope = _scope(history, at_us, at_id, burst_us)
+        scope = scopes[customer] if customer in scopes else _scope(history, at_us, at_id, burst_us)
         if scope is None:  # the message's own id among the earlier rows: count it the long way
             for i, window, _ in members:
-                out[i] = _count_slowly(window, at, history, burst_us)
+                out[i] = _count_slowly(window, at, history, burst_us, max_run)
             continue
         us, ids, hi, starts = scope
-        if burst_us > 0 and hi:
+        if burst_us > 0 and hi and max_run > 0:
+            for i, window, within_us in members:
+                lo = bisect.bisect_right(us, at_us - within_us, 0, hi)
+                count = _run_contacts([*us[lo:hi], at_us], burst_us, max_run) if lo < hi else 1
+                out[i] = WindowCount(window, count, ids[lo:hi], hi - lo + 1)
+        elif burst_us > 0 and hi:
             # contacts in rows lo..hi-1 plus the message: 1 + starts[hi] - starts[lo + 1] + (the
             # message more than the gap after the row before it); 1 when no row is inside
             whole = 1 + starts[hi] + (at_us - us[hi - 1] > burst_us)
@@ -140,26 +176,34 @@ def breached_counts(
     customer_history: Sequence[Stamped],
     thread_history: Sequence[Stamped],
     burst: timedelta = timedelta(0),
+    burst_max: int = 0,
 ) -> list[WindowCount] | None:
     """``count_windows(...)`` when at least one window is breached, else None: most messages
     breach nothing, and then only the counts are worked out, not a ``WindowCount`` each."""
     burst_us = int(burst.total_seconds() * 1_000_000)
     at_us, at_id = at.received_us, at.id
+    scopes: dict[bool, tuple[list[int], list[str], int, list[int]] | None] = {}
     for customer, members in _plan(windows):
-        scope = _scope(customer_history if customer else thread_history, at_us, at_id, burst_us)
+        scope = scopes[customer] = _scope(customer_history if customer else thread_history, at_us, at_id, burst_us)
         if scope is None:  # (the message's own id among the earlier rows: the long way)
-            return count_windows(windows, at, customer_history, thread_history, burst)
+            return _count_windows(windows, at, customer_history, thread_history, burst_us, scopes, burst_max)
         us, _, hi, starts = scope
-        if burst_us > 0 and hi:
+        if burst_us > 0 and hi and burst_max > 0:
+            for _, window, within_us in members:
+                lo = bisect.bisect_right(us, at_us - within_us, 0, hi)
+                # (at most 1 + the rows inside: only a window that many rows could breach is counted)
+                if hi - lo + 1 > window.limit and _run_contacts([*us[lo:hi], at_us], burst_us, burst_max) > window.limit:
+                    return _count_windows(windows, at, customer_history, thread_history, burst_us, scopes, burst_max)
+        elif burst_us > 0 and hi:
             whole = 1 + starts[hi] + (at_us - us[hi - 1] > burst_us)
             for _, window, within_us in members:
                 lo = bisect.bisect_right(us, at_us - within_us, 0, hi)
                 if (whole - starts[lo + 1] if lo < hi else 1) > window.limit:
-                    return count_windows(windows, at, customer_history, thread_history, burst)
+                    return _count_windows(windows, at, customer_history, thread_history, burst_us, scopes, burst_max)
         else:
             for _, window, within_us in members:
                 if hi - bisect.bisect_right(us, at_us - within_us, 0, hi) + 1 > window.limit:
-                    return count_windows(windows, at, customer_history, thread_history, burst)
+                    return _count_windows(windows, at, customer_history, thread_history, burst_us, scopes, burst_max)
     return None
 
 
@@ -209,14 +253,17 @@ def _scope(history: Sequence[Stamped], at_us: int, at_id: str,
     return us, ids, hi, starts
 
 
-def _count_slowly(window: RateWindow, at: Stamp, history: Sequence[Stamped], burst_us: int) -> WindowCount:
+def _count_slowly(window: RateWindow, at: Stamp, history: Sequence[Stamped], burst_us: int,
+                  max_run: int = 0) -> WindowCount:
     """One window's count, message by message (what ``_scope`` prepares faster)."""
     keys = [(h.received_us, h.id) for h in history]
     hi = bisect.bisect_left(keys, at.key)
     lo = bisect.bisect_right(keys, (at.received_us - _within_us(window), "\U0010ffff"), 0, hi)
     inside = [h for h in history[lo:hi] if h.id != at.id]
     count = len(inside) + 1
-    if burst_us > 0 and inside:
+    if burst_us > 0 and inside and max_run > 0:
+        count = _run_contacts([*(h.received_us for h in inside), at.received_us], burst_us, max_run)
+    elif burst_us > 0 and inside:
         count = 1 + sum(1 for a, b in zip(inside, inside[1:]) if b.received_us - a.received_us > burst_us)
         count += at.received_us - inside[-1].received_us > burst_us
     return WindowCount(window, count, [h.id for h in inside], len(inside) + 1)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from hypothesis import given, settings as hsettings, strategies as st
 
 from gateway.contact import ContactSettings, ContactTracker
 from gateway.contact.settings import RateWindow
-from gateway.contact.windows import Stamp, contacts, count_windows
+from gateway.contact.windows import Stamp, breached_counts, contacts, count_windows
 from gateway.model import Message
 from gateway.store.memory import MemoryMessageStore
 
@@ -92,16 +93,29 @@ timelines = st.lists(
 )
 
 
-@hsettings(max_examples=60, deadline=None, derandomize=True)
-@given(timelines, st.sampled_from([0, 120]))
-def test_window_counts_equal_brute_force(timeline: list[tuple[int, str, str]], burst: int) -> None:
+def _brute_contacts(times: list[float], burst: float, max_run: int) -> int:
+    """Contacts by hand: a message more than ``burst`` after the previous one starts a contact,
+    and so does one that would make the current contact longer than ``max_run`` (0: no limit)."""
+    count = run = 0
+    for i, t in enumerate(times):
+        if i == 0 or burst == 0 or t - times[i - 1] > burst or (max_run and run >= max_run):
+            count, run = count + 1, 1
+        else:
+            run += 1
+    return count
+
+
+@hsettings(max_examples=90, deadline=None, derandomize=True)
+@given(timelines, st.sampled_from([0, 120]), st.sampled_from([0, 2, 3]))
+def test_window_counts_equal_brute_force(timeline: list[tuple[int, str, str]], burst: int, max_run: int) -> None:
     windows = tuple(
         RateWindow(timedelta(seconds=s), limit, scope)
         for s, limit in ((600, 2), (3600, 3), (3 * 3600, 6))
         for scope in ("customer", "thread")
     )
     settings = ContactSettings(
-        windows=windows, burst=timedelta(seconds=burst), ignore_lines=ContactSettings.defaults().ignore_lines
+        windows=windows, burst=timedelta(seconds=burst), ignore_lines=ContactSettings.defaults().ignore_lines,
+        burst_max=max_run,
     )
     tracker = ContactTracker(MemoryMessageStore(), settings)
     msgs = [
@@ -126,12 +140,7 @@ def test_window_counts_equal_brute_force(timeline: list[tuple[int, str, str]], b
                 ),
                 key=lambda o: (o.received_at, o.id),
             ) + [m]
-            # brute force: a message more than `burst` seconds after the previous one starts a contact
-            brute = sum(
-                1
-                for i, o in enumerate(inside)
-                if i == 0 or burst == 0 or (o.received_at - inside[i - 1].received_at).total_seconds() > burst
-            )
+            brute = _brute_contacts([(o.received_at - T0).total_seconds() for o in inside], burst, max_run)
             breached = brute > w.limit
             if finding is None:
                 assert not breached, (w.name, brute)
@@ -149,23 +158,26 @@ def test_window_counts_equal_brute_force(timeline: list[tuple[int, str, str]], b
     assert {m.id: [f.to_json() for f in tracker.store.get(m.id).findings] for m in msgs} == first
 
 
-@hsettings(max_examples=200, deadline=None, derandomize=True)
+@hsettings(max_examples=300, deadline=None, derandomize=True)
 @given(
     st.lists(st.sampled_from(range(0, 3 * 3600, 300)), min_size=1, max_size=40),
     st.integers(0, 39),
     st.sampled_from([0, 300, 600]),
+    st.sampled_from([0, 1, 2, 4]),
 )
-def test_count_windows_equals_brute_force_at_every_message(seconds: list[int], pick: int, burst: int) -> None:
+def test_count_windows_equals_brute_force_at_every_message(seconds: list[int], pick: int, burst: int,
+                                                           max_run: int) -> None:
     stamps = [Stamp(s * 1_000_000, f"m{i:02d}") for i, s in enumerate(seconds)]
     stamps.sort(key=lambda s: s.key)
     at = stamps[pick % len(stamps)]
-    got = count_windows([HOUR], at, stamps, [], timedelta(seconds=burst))[0]
+    got = count_windows([HOUR], at, stamps, [], timedelta(seconds=burst), max_run)[0]
     inside = [s for s in stamps if s.key < at.key and s.received_us > at.received_us - 3600 * 1_000_000]
     run = [*inside, at]
-    brute = sum(
-        1 for i, s in enumerate(run) if i == 0 or burst == 0 or s.received_us - run[i - 1].received_us > burst * 1_000_000
-    )
+    brute = _brute_contacts([s.received_us / 1e6 for s in run], burst, max_run)
     assert got.count == brute
+    assert contacts(run, burst * 1_000_000, max_run) == brute
+    breached = breached_counts([HOUR], at, stamps, [], timedelta(seconds=burst), max_run)
+    assert (breached is not None) == (brute > 5) and (breached is None or breached[0].count == brute)
     assert got.messages == len(run)
     assert got.related == [s.id for s in inside]
     assert got.breached == (brute > 5)
@@ -183,6 +195,22 @@ def test_a_complaint_split_over_quick_messages_is_one_contact() -> None:
     hour = next(w for w in found[-1].details["windows"] if w["window"] == "customer:1h")
     assert (hour["count"], hour["messages"]) == (6, 13)
     assert "6 contacts (13 messages) in 1h" in found[-1].reason
+
+
+def test_a_flood_of_quick_messages_is_many_contacts() -> None:
+    """Mail every 5 seconds is not one long complaint: a contact ends at its tenth message
+    (``contact.burst_max``), so the 1-hour window (more than 5 contacts) is breached at the 51st
+    message. With no limit (``burst_max: 0``) the whole flood was one contact and no window fired."""
+    def flood(burst_max: int) -> list[object]:
+        tracker = ContactTracker(MemoryMessageStore(), replace(ContactSettings.defaults(), burst_max=burst_max))
+        return [rate_finding(tracker.observe(msg(i, T0 + timedelta(seconds=5 * i)), [])) for i in range(120)]
+
+    assert ContactSettings.defaults().burst_max == 10
+    found = flood(10)
+    assert [i for i, f in enumerate(found) if f is not None][:3] == [50, 51, 52]
+    assert "6 contacts (51 messages) in 1h" in found[50].reason
+    assert "12 contacts (120 messages) in 1h" in found[119].reason
+    assert flood(0) == [None] * 120
 
 
 def test_contacts_counts_gaps_longer_than_the_burst() -> None:
