@@ -19,7 +19,7 @@ import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from itertools import accumulate
+from itertools import accumulate, compress, pairwise
 from operator import attrgetter, sub
 from typing import Protocol
 
@@ -145,17 +145,17 @@ def _count_windows(windows: Sequence[RateWindow], at: Stamp, customer_history: S
     out: list[WindowCount] = [None] * len(windows)  # type: ignore[list-item]
     for customer, members in plan:
         history = customer_history if customer else thread_history
-        scope = scopes[customer] if customer in scopes else _scope(history, at_us, at_id, burst_us)
+        scope = scopes[customer] if customer in scopes else _scope(history, at_us, at_id, burst_us, max_run)
         if scope is None:  # the message's own id among the earlier rows: count it the long way
             for i, window, _ in members:
                 out[i] = _count_slowly(window, at, history, burst_us, max_run)
             continue
         us, ids, hi, starts = scope
         if burst_us > 0 and hi and max_run > 0:
+            joins = at_us - us[hi - 1] <= burst_us
             for i, window, within_us in members:
                 lo = bisect.bisect_right(us, at_us - within_us, 0, hi)
-                count = _run_contacts([*us[lo:hi], at_us], burst_us, max_run) if lo < hi else 1
-                out[i] = WindowCount(window, count, ids[lo:hi], hi - lo + 1)
+                out[i] = WindowCount(window, _capped_contacts(starts, lo, hi, joins, max_run), ids[lo:hi], hi - lo + 1)
         elif burst_us > 0 and hi:
             # contacts in rows lo..hi-1 plus the message: 1 + starts[hi] - starts[lo + 1] + (the
             # message more than the gap after the row before it); 1 when no row is inside
@@ -184,15 +184,17 @@ def breached_counts(
     at_us, at_id = at.received_us, at.id
     scopes: dict[bool, tuple[list[int], list[str], int, list[int]] | None] = {}
     for customer, members in _plan(windows):
-        scope = scopes[customer] = _scope(customer_history if customer else thread_history, at_us, at_id, burst_us)
+        scope = scopes[customer] = _scope(customer_history if customer else thread_history, at_us, at_id, burst_us,
+                                          burst_max)
         if scope is None:  # (the message's own id among the earlier rows: the long way)
             return _count_windows(windows, at, customer_history, thread_history, burst_us, scopes, burst_max)
         us, _, hi, starts = scope
         if burst_us > 0 and hi and burst_max > 0:
+            joins = at_us - us[hi - 1] <= burst_us
             for _, window, within_us in members:
                 lo = bisect.bisect_right(us, at_us - within_us, 0, hi)
                 # (at most 1 + the rows inside: only a window that many rows could breach is counted)
-                if hi - lo + 1 > window.limit and _run_contacts([*us[lo:hi], at_us], burst_us, burst_max) > window.limit:
+                if hi - lo + 1 > window.limit and _capped_contacts(starts, lo, hi, joins, burst_max) > window.limit:
                     return _count_windows(windows, at, customer_history, thread_history, burst_us, scopes, burst_max)
         elif burst_us > 0 and hi:
             whole = 1 + starts[hi] + (at_us - us[hi - 1] > burst_us)
@@ -232,12 +234,14 @@ def _plan(windows: Sequence[RateWindow]) -> Plan:
     return plan
 
 
-def _scope(history: Sequence[Stamped], at_us: int, at_id: str,
-           burst_us: int) -> tuple[list[int], list[str], int, list[int]] | None:
+def _scope(history: Sequence[Stamped], at_us: int, at_id: str, burst_us: int,
+           max_run: int = 0) -> tuple[list[int], list[str], int, list[int]] | None:
     """One history's rows before the message, prepared once for all its windows: times, the
     number of rows before the message (``hi``), their ids, and for a burst gap the running
     number of contacts (a message more than the gap after the one before it starts a new
-    contact), so each window costs one bisect. None when the message's own id is among them."""
+    contact), so each window costs one bisect; with a limit of ``max_run`` messages a contact,
+    instead the positions of the rows that follow a gap (``_capped_contacts`` counts a window
+    from them). None when the message's own id is among them."""
     us = list(map(_RECEIVED_US, history))
     hi = bisect.bisect_left(us, at_us)
     while hi < len(history) and us[hi] == at_us and history[hi].id < at_id:
@@ -246,11 +250,27 @@ def _scope(history: Sequence[Stamped], at_us: int, at_id: str,
     if at_id in ids:
         return None
     starts: list[int] = []
+    if burst_us > 0 and max_run > 0:
+        # the rows (1..hi-1) more than the gap after their predecessor, in C
+        return us, ids, hi, list(compress(range(1, hi), map(burst_us.__lt__, map(sub, us[1:hi], us))))
     if burst_us > 0:
         # starts[i]: rows among the first i that start a contact after their predecessor
         # (starts[0] = starts[1] = 0), as one running sum over the gaps, all in C.
         starts = [0, *accumulate(map(burst_us.__lt__, map(sub, us[1:hi], us)), initial=0)]
     return us, ids, hi, starts
+
+
+def _capped_contacts(gaps: list[int], lo: int, hi: int, joins: bool, max_run: int) -> int:
+    """The contacts of rows ``lo..hi-1`` and the message after them (``joins``: within the gap of
+    row ``hi - 1``), a contact ending at a gap (``gaps``: the rows after one, ascending) or at its
+    ``max_run``-th message: each stretch between gaps is ``ceil(length / max_run)`` contacts.
+    ``_run_contacts`` message by message, in steps of stretches (a flood is one long stretch)."""
+    if lo >= hi:
+        return 1
+    bounds = [lo, *gaps[bisect.bisect_right(gaps, lo) : bisect.bisect_left(gaps, hi)], hi]
+    count = sum(-(-(b - a) // max_run) for a, b in pairwise(bounds))
+    # the message: a new contact after a gap, or when the last stretch filled its last contact
+    return count + (not joins or (hi - bounds[-2]) % max_run == 0)
 
 
 def _count_slowly(window: RateWindow, at: Stamp, history: Sequence[Stamped], burst_us: int,
