@@ -368,10 +368,10 @@ class HoldStore:
         """Add a message to an open hold (``row`` has the ``_EXTEND_COLUMNS``). A hold with full
         evidence keeps its evidence text as it is: the update leaves that column alone, which
         stores what rewriting it with the same text stores, without reading or copying it."""
-        ids = json.loads(row["message_ids"])
-        fresh = bool(message_id) and message_id not in ids
+        ids_text = row["message_ids"]
+        fresh = bool(message_id) and not _json_holds(ids_text, message_id)
         if fresh:
-            ids.append(message_id)
+            ids_text = _json_ascii_append(ids_text, message_id)
         cats = sorted(set(json.loads(row["categories"])) | set(categories))
         hold_id = row["id"]
         stored: str | None = None
@@ -384,7 +384,7 @@ class HoldStore:
             # Full: the hold keeps the evidence that built it; this message's id is added above,
             # and its evidence is in the audit log's hold.evidence entry (written by the caller).
             c.execute("UPDATE holds SET message_ids = ?, categories = ?, updated_at = ? WHERE id = ?",
-                      (json_ascii(ids), json_ascii(cats), iso(now), hold_id))
+                      (ids_text, json_ascii(cats), iso(now), hold_id))
             return
         if fresh and all(e.get("message_id") == message_id for e in evidence):
             # A new message's evidence (each item names its message) cannot already be stored:
@@ -400,7 +400,7 @@ class HoldStore:
             old = json.loads(stored)
             merged = json.dumps(old + [e for e in evidence if e not in old], ensure_ascii=False)
         c.execute("UPDATE holds SET evidence = ?, message_ids = ?, categories = ?, updated_at = ? WHERE id = ?",
-                  (merged, json_ascii(ids), json_ascii(cats), iso(now), hold_id))
+                  (merged, ids_text, json_ascii(cats), iso(now), hold_id))
 
     def _seen_full(self, hold_id: int) -> None:
         """Remember that ``hold_id``'s evidence is full once this transaction commits (a rollback,
@@ -619,6 +619,24 @@ def _json_append(stored: str, items: list[dict[str, Any]]) -> str:
     if body == "[]":
         return tail
     return body[:-1] + ", " + tail[1:]
+
+
+def _json_holds(stored: str, item: str) -> bool:
+    """Whether the stored JSON list of strings (``json_ascii``'s spelling: ``["a", "b"]``) has
+    ``item``, without decoding it (a held customer's flood puts thousands of ids on one hold). An
+    item starts after ``[`` or ``, `` (a quote inside a string is always escaped, so that pair
+    never occurs inside one) and ends before ``,`` or ``]``."""
+    spelled = json_ascii(item)
+    return any(f"{before}{spelled}{after}" in stored for before in ("[", ", ") for after in (",", "]"))
+
+
+def _json_ascii_append(stored: str, item: str) -> str:
+    """``json_ascii(json.loads(stored) + [item])`` for a stored JSON list of strings, without
+    decoding it."""
+    body = stored.rstrip()
+    if body == "[]":
+        return f"[{json_ascii(item)}]"
+    return f"{body[:-1]}, {json_ascii(item)}]"
 
 
 def _events(rows: Any) -> list[HoldEvent]:
