@@ -195,18 +195,28 @@ class ContactTracker:
         # Only what the windows and the duplicate check read: every row within the longest
         # window, and the last ``max_compare`` (one more: the message's own id may be among
         # them) — so the store's cache holds no more than that per customer and thread.
+        # Whether the message is stored already (then its own row may be among the earlier ones):
+        # asked of the store once, and only for a long history, where the scan for its id would
+        # cost more than the question (a customer writing thousands of messages a week).
+        stored: list[bool] = []
+
+        def absent() -> bool:
+            if not stored:
+                stored.append(store.has(at_id))
+            return not stored[0]
+
         customer_rows: list[Candidate] = []
         if message.sender:
             customer_rows = _earlier(
                 store.rows_tail(customer=message.sender, since_us=at_us - self._lookback_us, until_us=at_us,
                                 window_us=self._longest_us, last=self.settings.duplicates.max_compare + 1),
-                at_us, at_id)
+                at_us, at_id, absent)
         thread_rows: list[Candidate] = []
         if message.thread and self._thread_windows:
             thread_rows = _earlier(
                 store.rows_tail(thread=message.thread, since_us=at_us - self._longest_us, until_us=at_us,
                                 window_us=self._longest_us, last=0),
-                at_us, at_id)
+                at_us, at_id, absent)
 
         out: list[Finding] = []
         breached: list[WindowCount] = []
@@ -561,6 +571,9 @@ class ContactTracker:
 
 
 _tuple_new = tuple.__new__
+#: Earlier rows up to which ``_earlier`` scans for the message's own id rather than ask the store
+#: whether the message is stored (one indexed query: about as long as scanning this many ids).
+_SCAN_ROWS = 256
 
 
 class _Prepared(NamedTuple):
@@ -598,17 +611,21 @@ def _evidence(message: Message, span: tuple[int, int]) -> list[Evidence]:
     return [Evidence(start, end, message.text[start:end])]
 
 
-def _earlier(rows: list[Candidate], at_us: int, at_id: str) -> list[Candidate]:
+def _earlier(rows: list[Candidate], at_us: int, at_id: str,
+             absent: Callable[[], bool] | None = None) -> list[Candidate]:
     """The rows (sorted by ``(received_us, id)``, none after ``at_us``) that come before the
     message ``(at_us, at_id)``, never the message itself: ``[r for r in rows if r.id != at_id and
     (r.received_us < at_us or r.id < at_id)]``, with the per-row checks done in C — only rows
     at ``at_us`` itself need their ids compared, and the list is returned as it is when the
-    message's own id is not among them (the usual case)."""
+    message's own id is not among them (the usual case). ``absent``: says the message is not
+    stored at all (so its id is in no row), asked instead of scanning a long list."""
     if not rows:
         return rows
     if rows[-1].received_us >= at_us:
         end = bisect.bisect_left(rows, at_us, key=_RECEIVED_US)
         rows = rows[:end] + [r for r in rows[end:] if r.id < at_id]  # (at or after ``at_us``: ties by id)
+    if len(rows) > _SCAN_ROWS and absent is not None and absent():
+        return rows
     if at_id in map(_ID, rows):
         rows = [r for r in rows if r.id != at_id]
     return rows

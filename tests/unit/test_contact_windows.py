@@ -217,3 +217,22 @@ def test_contacts_counts_gaps_longer_than_the_burst() -> None:
     stamps = [Stamp(s * 1_000_000, f"m{s}") for s in (0, 60, 120, 300, 301, 1000)]
     assert contacts(stamps, 0) == 6
     assert contacts(stamps, 120 * 1_000_000) == 3
+
+
+def test_a_long_history_replayed_counts_as_it_did_live() -> None:
+    """With hundreds of earlier rows the contact stage asks the store whether the message is
+    stored instead of scanning the rows for its id; a re-delivered message (stored: its own row is
+    among the earlier ones) is still left out of its own counts, as live."""
+    from gateway.contact import tracker as tracker_module
+
+    tracker = ContactTracker(MemoryMessageStore(), ContactSettings.defaults())
+    messages = [msg(i, T0 + timedelta(minutes=3 * i)) for i in range(400)]
+    live = [[f.to_json() for f in tracker.observe(m, [])] for m in messages]
+    assert sum(1 for found in live if found) > 300  # the windows fire on most of them
+    asked: list[str] = []
+    has = tracker.store.has
+    tracker.store.has = lambda message_id: asked.append(message_id) or has(message_id)  # type: ignore[method-assign]
+    for i in (tracker_module._SCAN_ROWS + 10, 399):
+        again = [f.to_json() for f in tracker.observe(replace(messages[i]), [])]
+        assert again == live[i], i
+    assert asked == [messages[tracker_module._SCAN_ROWS + 10].id, messages[399].id]
