@@ -627,7 +627,13 @@ def _json_holds(stored: str, item: str) -> bool:
     item starts after ``[`` or ``, `` (a quote inside a string is always escaped, so that pair
     never occurs inside one) and ends before ``,`` or ``]``."""
     spelled = json_ascii(item)
-    return any(f"{before}{spelled}{after}" in stored for before in ("[", ", ") for after in (",", "]"))
+    at = stored.find(spelled)
+    while at > 0:  # (one pass over the text when the id is not there, the usual case)
+        end = at + len(spelled)
+        if (stored[at - 1] == "[" or stored[at - 2 : at] == ", ") and stored[end : end + 1] in (",", "]"):
+            return True
+        at = stored.find(spelled, at + 1)
+    return False
 
 
 def _json_ascii_append(stored: str, item: str) -> str:
