@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -371,7 +372,7 @@ class HoldStore:
         ids_text = row["message_ids"]
         fresh = bool(message_id) and not _json_holds(ids_text, message_id)
         if fresh:
-            ids_text = _json_ascii_append(ids_text, message_id)
+            ids_text = _json_append(ids_text, [message_id], json_ascii)
         cats = sorted(set(json.loads(row["categories"])) | set(categories))
         hold_id = row["id"]
         stored: str | None = None
@@ -609,12 +610,13 @@ def _covers(held: str, scope: str, held_thread: str, held_source: str, customer:
     return bool(thread) and thread == held_thread and (not held_source or not source or source == held_source)
 
 
-def _json_append(stored: str, items: list[dict[str, Any]]) -> str:
-    """``json.dumps(json.loads(stored) + items, ensure_ascii=False)`` for a stored JSON list, without
-    decoding ``stored`` (json.dumps separates list items with ", ")."""
+def _json_append(stored: str, items: list[Any], encode: Callable[[Any], str] = json_text) -> str:
+    """``encode(json.loads(stored) + items)`` for a stored JSON list that ``encode`` spelled
+    (``json_text``: ``json.dumps(..., ensure_ascii=False)``; or ``json_ascii``), without decoding
+    ``stored`` (both separate list items with ", ")."""
     if not items:
         return stored
-    tail = json_text(items)
+    tail = encode(items)
     body = stored.rstrip()
     if body == "[]":
         return tail
@@ -634,15 +636,6 @@ def _json_holds(stored: str, item: str) -> bool:
             return True
         at = stored.find(spelled, at + 1)
     return False
-
-
-def _json_ascii_append(stored: str, item: str) -> str:
-    """``json_ascii(json.loads(stored) + [item])`` for a stored JSON list of strings, without
-    decoding it."""
-    body = stored.rstrip()
-    if body == "[]":
-        return f"[{json_ascii(item)}]"
-    return f"{body[:-1]}, {json_ascii(item)}]"
 
 
 def _events(rows: Any) -> list[HoldEvent]:

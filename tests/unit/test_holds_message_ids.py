@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hypothesis import given, settings, strategies as st
 
-from gateway.holds import HoldStore, _json_ascii_append, _json_holds
+from gateway.holds import HoldStore, _json_append, _json_holds
 from gateway.audit import json_ascii
 from gateway.store.db import Database
 
@@ -24,7 +24,7 @@ _IDS = st.text(alphabet=st.sampled_from(['a', 'b', '"', "\\", ",", " ", "]", "["
 def test_membership_and_append_equal_decoding(ids: list[str], item: str) -> None:
     stored = json_ascii(ids)
     assert _json_holds(stored, item) == (item in ids)
-    assert _json_ascii_append(stored, item) == json_ascii([*ids, item])
+    assert _json_append(stored, [item], json_ascii) == json_ascii([*ids, item])
 
 
 def test_a_hold_gains_each_message_once(tmp_path: Path) -> None:
