@@ -90,7 +90,7 @@ def earlier_in_window(history: Sequence[Stamp], at: Stamp, window: RateWindow,
     return [h for h in history[lo:hi] if h.id != at.id]
 
 
-def contacts(stamps: Sequence[Stamp], burst_us: int, max_run: int = 0) -> int:
+def contacts(stamps: Sequence[Stamped], burst_us: int, max_run: int = 0) -> int:
     """How many contacts a sorted run of messages is: a message within ``burst_us`` of the one
     before it continues that contact, unless the contact already has ``max_run`` messages (0: no
     limit). ``burst_us == 0`` counts every message."""
@@ -280,13 +280,7 @@ def _count_slowly(window: RateWindow, at: Stamp, history: Sequence[Stamped], bur
     hi = bisect.bisect_left(keys, at.key)
     lo = bisect.bisect_right(keys, (at.received_us - _within_us(window), "\U0010ffff"), 0, hi)
     inside = [h for h in history[lo:hi] if h.id != at.id]
-    count = len(inside) + 1
-    if burst_us > 0 and inside and max_run > 0:
-        count = _run_contacts([*(h.received_us for h in inside), at.received_us], burst_us, max_run)
-    elif burst_us > 0 and inside:
-        count = 1 + sum(1 for a, b in zip(inside, inside[1:]) if b.received_us - a.received_us > burst_us)
-        count += at.received_us - inside[-1].received_us > burst_us
-    return WindowCount(window, count, [h.id for h in inside], len(inside) + 1)
+    return WindowCount(window, contacts([*inside, at], burst_us, max_run), [h.id for h in inside], len(inside) + 1)
 
 
 _WITHIN_US: dict[timedelta, int] = {}
