@@ -8,8 +8,10 @@ environment. Errors name the key: ``sources[0].port: expected an integer, got 'a
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from email.utils import parseaddr
 from typing import Any, Mapping
 
 import yaml
@@ -60,6 +62,9 @@ class SmtpConfig:
     password_env: str = ""
     sender: str = ""  # the "from" key
     own_addresses: tuple[str, ...] = ()
+    #: who the policy's ``escalate: {to: [...]}`` names, by role (``leads``, ``legal``): the
+    #: addresses each role's notices are mailed to (``gateway.mail.notify``)
+    notify: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,9 @@ class ConsoleConfig:
     listen: str = "127.0.0.1:8080"
     users: tuple[ConsoleUser, ...] = ()
     secret_env: str = ""  # session-signing key; a random one per start when unset
+    #: the address people open the console at (behind a proxy, say), for links in notices to
+    #: leads; empty: ``http://`` + ``listen``
+    url: str = ""
 
     @property
     def host(self) -> str:
@@ -248,6 +256,7 @@ def _store(d: Any) -> StoreConfig:
 
 
 _SECURITY = {"ssl", "starttls", "none"}
+_ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
 
 
 def _source(d: Any, key: str) -> SourceConfig:
@@ -297,7 +306,8 @@ def _source(d: Any, key: str) -> SourceConfig:
 def _smtp(d: Any) -> SmtpConfig:
     d = _map(d, "smtp")
     _reject_inline_secrets(d, "smtp")
-    _check_keys(d, {"host", "port", "security", "username", "password_env", "from", "own_addresses"}, "smtp")
+    _check_keys(d, {"host", "port", "security", "username", "password_env", "from", "own_addresses", "notify"},
+                "smtp")
     security = _str(d, "security", "smtp.security", "starttls")
     if security not in _SECURITY:
         raise ConfigError(f"smtp.security: expected ssl, starttls or none, got {security!r}")
@@ -311,12 +321,32 @@ def _smtp(d: Any) -> SmtpConfig:
         password_env=_str(d, "password_env", "smtp.password_env", ""),
         sender=sender,
         own_addresses=own or (sender.lower(),),
+        notify=_notify(d.get("notify")),
     )
+
+
+def _notify(value: Any) -> dict[str, tuple[str, ...]]:
+    """``smtp.notify``: role -> addresses (a list, or one address as a string)."""
+    if value is None:
+        return {}
+    out: dict[str, tuple[str, ...]] = {}
+    for role, addresses in _map(value, "smtp.notify").items():
+        key = f"smtp.notify.{role}"
+        if not isinstance(role, str) or not role.strip():
+            raise ConfigError(f"smtp.notify: a role name must be a non-empty string, got {role!r}")
+        items = [addresses] if isinstance(addresses, str) else _list(addresses, key)
+        checked = []
+        for i, a in enumerate(items):
+            if not isinstance(a, str) or not _ADDRESS.fullmatch(parseaddr(a)[1] or "") or "\n" in a:
+                raise ConfigError(f"{key}[{i}]: expected an email address, got {a!r}")
+            checked.append(a.strip())
+        out[role.strip()] = tuple(checked)
+    return out
 
 
 def _console(d: Any) -> ConsoleConfig:
     d = _map(d, "console")
-    _check_keys(d, {"listen", "users", "secret_env"}, "console")
+    _check_keys(d, {"listen", "users", "secret_env", "url"}, "console")
     listen = _str(d, "listen", "console.listen", "127.0.0.1:8080")
     host, sep, port = listen.rpartition(":")
     if not sep or not port.isdigit():
@@ -338,7 +368,11 @@ def _console(d: Any) -> ConsoleConfig:
                 token_env=_str(u, "token_env", f"{k}.token_env", ""),
             )
         )
-    return ConsoleConfig(listen=listen, users=tuple(users), secret_env=_str(d, "secret_env", "console.secret_env", ""))
+    url = _str(d, "url", "console.url", "").rstrip("/")
+    if url and not re.match(r"https?://[^\s/]+", url):
+        raise ConfigError(f"console.url: expected an http:// or https:// address, got {url!r}")
+    return ConsoleConfig(listen=listen, users=tuple(users), secret_env=_str(d, "secret_env", "console.secret_env", ""),
+                         url=url)
 
 
 def _helpdesk(d: Any, key: str) -> HelpdeskConfig:
