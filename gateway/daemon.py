@@ -183,6 +183,33 @@ class Daemon:
                 raise ConfigError(f"sources[{cfg.name}].type: unknown source type {cfg.type!r}")
         return sources
 
+    def _build_notifier(self, db: Database) -> Any:
+        """Who is told of escalations and waiting holds: a ``LeadNotifier`` on the outbox's SMTP
+        client, or None without SMTP (then the console and the log are all there is)."""
+        if self.outbox is None:
+            return None
+        from gateway.mail.notify import LeadNotifier
+
+        console = self.config.console
+        return LeadNotifier(db, self.config.smtp, self.outbox.client,
+                            console_url=console.url or f"http://{console.listen}")
+
+    def _policy_known(self, pipeline: Any) -> None:
+        """With the policy loaded: the hold reminders' period, and a warning for each role the
+        policy escalates to that nobody can be mailed as."""
+        policy = getattr(pipeline, "policy", None)
+        settings = getattr(policy, "settings", None)
+        if settings is None:
+            return
+        self.jobs.reminder_after = settings.holds.remind_after
+        roles = [t for rule in settings.rules for a in rule.then if a.type == "escalate" for t in a.params.get("to", ())]
+        notifier = self.jobs.notifier
+        unmailed = notifier.unmailed_roles(roles) if notifier is not None else list(dict.fromkeys(roles))
+        if unmailed:
+            log.warning("escalations are not mailed to anybody for some roles: they are listed in the console "
+                        "(/escalations) only; name the addresses under smtp.notify",
+                        extra={"reason": "no address for " + ", ".join(unmailed)})
+
     def _build_outbox(self, db: Database) -> Any:
         if self.config.smtp is None:
             return None
@@ -200,6 +227,14 @@ class Daemon:
         except Exception:
             return 0
         return int(row["n"]) if row else 0
+
+    def _escalations(self, db: Database) -> dict[str, int]:
+        try:
+            rows = db.query("SELECT state, count(*) AS n FROM escalations WHERE state IN ('open', 'notified') "
+                            "GROUP BY state")
+        except Exception:
+            return {}
+        return {r["state"]: int(r["n"]) for r in rows}
 
     def _disputed_tags(self, db: Database) -> int:
         try:
@@ -234,15 +269,18 @@ class Daemon:
         handler = MessageHandler(Checkpoints(db), Quarantine(db), _not_ready, self._ingest)
         self.metrics.pending_holds = lambda: self._pending_holds(db)
         self.metrics.disputed_tags = lambda: self._disputed_tags(db)
+        self.metrics.escalations = lambda: self._escalations(db)
         # sources and SMTP first: a missing secret or folder is reported before the rules load
         sources = self.build_sources(db, handler)
         self.outbox = self._build_outbox(db)
         self.jobs = Jobs(db, retention_days=self.config.store.retention_days,
-                         send_drafts=self.outbox.send_pending if self.outbox else None)
+                         send_drafts=self.outbox.send_pending if self.outbox else None,
+                         notifier=self._build_notifier(db))
         pipeline = _Serialised(None, handler.lock)
         self.connectors = self.build_helpdesks(db, pipeline)
         loaded = self._pipeline(db)
         pipeline.load(loaded)  # the rules load last, once the config is known good
+        self._policy_known(loaded)
         renderer = getattr(getattr(loaded, "effects", None), "renderer", None)
         for problem in renderer.check() if renderer is not None else ():  # compiled now, not at the first draft
             log.warning("reply template unusable", extra={"error": problem})

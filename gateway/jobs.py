@@ -3,9 +3,12 @@
 - ``expire_holds``: active holds past their expiry become ``expired`` (audited, never silent);
 - ``purge_retention``: message text, and quarantined raw mail, older than the retention period
   are deleted (fingerprints and findings stay for the contact history);
-- ``remind_pending_holds``: holds a lead has not decided for ``reminder_after`` are listed in the
-  log (and counted in /metrics) so leads are reminded;
+- ``remind_pending_holds``: holds a lead has not decided for ``reminder_after`` (the policy's
+  ``holds.remind_after``) are listed in the log (and counted in /metrics) and, when SMTP and the
+  ``leads`` addresses are configured, mailed to the leads as one digest, at most once per period;
 - ``send_drafts``: approved drafts go out by SMTP when SMTP is configured;
+- ``notify_leads``: new escalations are mailed to the roles the policy names (``smtp.notify``),
+  one notice per customer (``gateway.mail.notify``);
 - pollers: a helpdesk connector registers ``poll()`` (a coroutine function) with
   ``register_poller`` and it runs every ``interval`` seconds, never two at once.
 
@@ -36,14 +39,18 @@ def _utcnow() -> datetime:
 class Jobs:
     """Owns the scheduler; the daemon calls ``start()`` and ``shutdown()``."""
 
-    def __init__(self, db: Database, *, retention_days: int = 90, reminder_after: timedelta = timedelta(hours=4),
+    def __init__(self, db: Database, *, retention_days: int = 90, reminder_after: timedelta = timedelta(hours=24),
                  send_drafts: Callable[[], Awaitable[int]] | None = None,
-                 clock: Callable[[], datetime] = _utcnow) -> None:
+                 clock: Callable[[], datetime] = _utcnow, notifier: Any = None) -> None:
         self.db = db
         self.retention_days = retention_days
+        #: the policy's ``holds.remind_after`` (the daemon sets it once the policy is loaded)
         self.reminder_after = reminder_after
         self.clock = clock
         self._send_drafts = send_drafts
+        #: a ``gateway.mail.notify.LeadNotifier`` when SMTP is configured: escalations and
+        #: reminders are mailed to the roles' addresses; None: they are only logged and shown
+        self.notifier = notifier
         self.scheduler = AsyncIOScheduler(timezone=timezone.utc, job_defaults={"coalesce": True, "max_instances": 1,
                                                                                 "misfire_grace_time": 60})
         self._pollers: dict[str, tuple[Poll, float]] = {}
@@ -76,7 +83,13 @@ class Jobs:
             log.warning("holds waiting for a team lead's decision",
                         extra={"count": len(waiting), "job": "remind_pending_holds",
                                "hold_id": [h.id for h in waiting][:50]})
+            if self.notifier is not None:
+                await self.notifier.remind_holds(waiting)
         return [h.id for h in waiting]
+
+    async def notify_leads(self) -> int:
+        """Mail new escalations to the roles they name (one notice per customer)."""
+        return await self.notifier.notify_escalations() if self.notifier is not None else 0
 
     async def send_drafts(self) -> int:
         return await self._send_drafts() if self._send_drafts else 0
@@ -103,6 +116,8 @@ class Jobs:
         self._add("remind_pending_holds", self.remind_pending_holds, 3600)
         if self._send_drafts:
             self._add("send_drafts", self.send_drafts, 15)
+        if self.notifier is not None:
+            self._add("notify_leads", self.notify_leads, 30)
         for name, (poll, interval) in self._pollers.items():
             self._add(f"poll:{name}", poll, interval)
         self.scheduler.start()
@@ -110,7 +125,8 @@ class Jobs:
     async def run_once(self) -> None:
         """What ``run --once`` does instead of scheduling: each job a single time."""
         for name, job in (("expire_holds", self.expire_holds), ("send_drafts", self.send_drafts),
-                          *((f"poll:{n}", p) for n, (p, _) in self._pollers.items())):
+                          *((f"poll:{n}", p) for n, (p, _) in self._pollers.items()),
+                          ("notify_leads", self.notify_leads), ("remind_pending_holds", self.remind_pending_holds)):
             await _guarded(name, job)()
 
     def shutdown(self) -> None:

@@ -1,0 +1,262 @@
+"""Telling the people the policy names: escalations, and holds waiting for a lead's decision.
+
+The policy escalates to roles (``escalate: {to: [leads, legal], priority: urgent}``); the config's
+``smtp.notify`` says who each role is (``leads: [kim@example.com]``). Every round the daemon mails
+each customer's new escalations to the addresses of the roles they name, one notice per customer
+(a customer who sends forty threats in a minute makes one notice listing forty messages, not
+forty notices), and marks them notified. Leads acknowledge them in the console (``/escalations``),
+which lists them whether or not anybody could be mailed.
+
+A notice carries no message text: it names the customer, the rules, the categories and when, and
+links to the console, where the messages are read with abusive words masked.
+
+Unlike a reply to a customer, a notice is sent *at least* once: one interrupted mid-send (the
+gateway stopped after the server may have taken it) is sent again and says so, because a lead told
+twice costs less than a threat nobody hears of. A 4xx (after the client's retries) leaves the
+escalations open for the next round; a 5xx leaves them open too, recorded in ``outbox`` with the
+server's answer, and is tried again an hour later. Every notice is in the ``outbox`` table (kind
+``notice``) and each escalation's move to ``notified`` is in the audit log.
+
+Holds a lead has not decided for the policy's ``holds.remind_after`` are mailed to the ``leads``
+role as one digest, at most once per ``remind_after``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Any
+from urllib.parse import quote
+
+from gateway.config import SmtpConfig
+from gateway.errors import DeliveryError
+from gateway.store.db import Database
+
+log = logging.getLogger(__name__)
+
+#: a notice the server refused for good is tried again after this long
+RETRY_REFUSED = timedelta(hours=1)
+#: the role pending-hold reminders go to
+REMINDER_ROLE = "leads"
+#: at most this many messages are listed in one notice (the console lists them all)
+LISTED = 20
+_REMINDED = "notice.holds_reminded_at"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(timezone.utc).isoformat()
+
+
+class LeadNotifier:
+    """Mails escalations and pending-hold reminders to the addresses ``smtp.notify`` gives each role."""
+
+    def __init__(self, db: Database, cfg: SmtpConfig, client: Any, *, console_url: str = "",
+                 remind_after: timedelta = timedelta(hours=24), clock: Callable[[], datetime] = _utcnow,
+                 metrics: Any = None) -> None:
+        from gateway.mail.smtp import Outbox  # noqa: F401  (the ``outbox`` table's schema)
+
+        self.db = db
+        db.migrate()
+        self.cfg = cfg
+        self.client = client
+        self.console_url = console_url.rstrip("/")
+        self.remind_after = remind_after
+        self.clock = clock
+        self.metrics = metrics
+
+    # -- who ---------------------------------------------------------------------------------------
+    def addresses(self, roles: Iterable[str]) -> list[str]:
+        """The addresses of ``roles``, each once (``Kim <kim@x>`` and ``KIM@x`` are one), in the
+        config's order."""
+        out: list[str] = []
+        seen: set[str] = set()
+        for role in dict.fromkeys(roles):
+            for address in self.cfg.notify.get(role, ()):
+                bare = parseaddr(address)[1].lower()
+                if bare not in seen:
+                    seen.add(bare)
+                    out.append(address)
+        return out
+
+    def unmailed_roles(self, roles: Iterable[str]) -> list[str]:
+        """The roles among ``roles`` that no address is configured for."""
+        return [r for r in dict.fromkeys(roles) if not self.cfg.notify.get(r)]
+
+    # -- escalations ---------------------------------------------------------------------------------
+    async def notify_escalations(self) -> int:
+        """Mail every customer's open escalations, one notice per customer; returns how many
+        notices went out. Escalations whose roles have no address stay open (the console lists
+        them)."""
+        from gateway.effects import EscalationStore
+
+        store = EscalationStore(self.db)
+        by_customer: dict[str, list[Any]] = {}
+        for esc in store.open():
+            by_customer.setdefault(esc.customer, []).append(esc)
+        sent = 0
+        for customer, escalations in by_customer.items():
+            roles = [r for e in escalations for r in e.recipients]
+            to = self.addresses(roles)
+            if not to:
+                continue
+            key = "notice:escalation:" + ",".join(str(e.id) for e in escalations)
+            prior = self._record(key)
+            repeat = False
+            if prior is not None and prior["state"] == "sent":  # the crash came after the server took it
+                self._mark_notified(store, escalations, prior["to_address"])
+                continue
+            if prior is not None and prior["state"] == "sending":
+                repeat = True  # interrupted: at least once, so again, and saying so
+            elif prior is not None and prior["state"] == "failed":
+                if self.clock() - _parse(prior["created_at"]) < RETRY_REFUSED:
+                    continue
+            msg = self._escalation_notice(customer, escalations, to, key, repeat=repeat)
+            if await self._deliver(key, msg, to):
+                self._mark_notified(store, escalations, ", ".join(to))
+                sent += 1
+        return sent
+
+    def _mark_notified(self, store: Any, escalations: Sequence[Any], to: str) -> None:
+        for esc in escalations:
+            store.mark_notified(esc.id, detail=f"mailed to {to}"[:500], now=self.clock())
+
+    def _escalation_notice(self, customer: str, escalations: Sequence[Any], to: list[str], key: str, *,
+                           repeat: bool) -> EmailMessage:
+        priority = max((e.priority for e in escalations), key=lambda p: _PRIORITY.get(p, 0))
+        categories = sorted({c for e in escalations for c in e.categories})
+        rules = sorted({r for e in escalations for r in e.rules})
+        roles = list(dict.fromkeys(r for e in escalations for r in e.recipients))
+        n = len(escalations)
+        what = ", ".join(categories) or "conduct"
+        subject = (f"[{priority}] Escalation: {what} from {customer}"
+                   + (f" ({n} messages)" if n > 1 else ""))
+        lines = []
+        if repeat:
+            lines += ["(Sent again: the gateway stopped while sending this notice, so it may have reached you "
+                      "already.)", ""]
+        lines += [
+            f"The gateway escalated {n} message{'s' if n > 1 else ''} from {customer} to {', '.join(roles)}.",
+            "",
+            f"Priority:   {priority}",
+            f"Categories: {', '.join(categories) or '-'}",
+            f"Rules:      {', '.join(rules) or '-'}",
+            "",
+        ]
+        for esc in escalations[-LISTED:]:
+            held = f"; hold {esc.hold_id}" if esc.hold_id else ""
+            lines.append(f"- {esc.created_at:%Y-%m-%d %H:%M} UTC  escalation {esc.id}, message {esc.message_id}{held}")
+        if n > LISTED:
+            lines.append(f"  ({n - LISTED} earlier ones are listed in the console)")
+        lines += [
+            "",
+            "Read the messages (abusive words masked) and the customer's history, and acknowledge:",
+            f"  {self._link('/escalations')}",
+            f"  {self._link('/customers/' + quote(customer, safe='@'))}",
+            "",
+            "This notice was sent by harassment-gateway; replies to it are not read.",
+        ]
+        return self._message(subject, "\n".join(lines) + "\n", to, key)
+
+    # -- holds waiting -----------------------------------------------------------------------------
+    async def remind_holds(self, waiting: Sequence[Any]) -> bool:
+        """Mail the ``leads`` role one digest of the holds waiting for a decision, at most once per
+        ``remind_after``; True when one went out."""
+        to = self.addresses([REMINDER_ROLE])
+        if not waiting or not to:
+            return False
+        now = self.clock()
+        last = self.db.get_state(_REMINDED)
+        if last and now - _parse(last) < self.remind_after:
+            return False
+        key = f"notice:holds:{_iso(now)}"
+        lines = [f"{len(waiting)} proposed hold{'s are' if len(waiting) != 1 else ' is'} waiting for a team "
+                 f"lead's decision (longer than {_duration(self.remind_after)}):", ""]
+        for hold in list(waiting)[:LISTED]:
+            lines.append(f"- hold {hold.id}: {hold.customer}, proposed {hold.created_at:%Y-%m-%d %H:%M} UTC "
+                         f"({', '.join(hold.categories) or hold.reason})")
+        if len(waiting) > LISTED:
+            lines.append(f"  ({len(waiting) - LISTED} more in the console)")
+        lines += ["", "Decide in the console:", f"  {self._link('/holds')}", "",
+                  "This reminder was sent by harassment-gateway; replies to it are not read."]
+        subject = f"{len(waiting)} hold{'s' if len(waiting) != 1 else ''} waiting for a decision"
+        if not await self._deliver(key, self._message(subject, "\n".join(lines) + "\n", to, key), to):
+            return False
+        self.db.set_state(_REMINDED, _iso(now))
+        return True
+
+    # -- sending ---------------------------------------------------------------------------------------
+    def _link(self, path: str) -> str:
+        return f"{self.console_url}{path}" if self.console_url else path
+
+    def _message(self, subject: str, body: str, to: list[str], key: str) -> EmailMessage:
+        msg = EmailMessage()
+        msg["From"] = self.cfg.sender
+        msg["To"] = ", ".join(to)
+        msg["Subject"] = subject
+        msg["Date"] = format_datetime(self.clock())
+        domain = parseaddr(self.cfg.sender)[1].rpartition("@")[2] or "harassment-gateway.invalid"
+        msg["Message-ID"] = f"<hg.{hashlib.sha256(key.encode()).hexdigest()[:20]}@{domain}>"
+        msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: not a reply, and not to be answered automatically
+        msg.set_content(body, charset="utf-8")
+        return msg
+
+    def _record(self, key: str) -> dict[str, Any] | None:
+        row = self.db.query_one("SELECT * FROM outbox WHERE key = ?", (key,))
+        return dict(row) if row else None
+
+    async def _deliver(self, key: str, msg: EmailMessage, to: list[str]) -> bool:
+        """Record ``sending``, send, record the answer; True when the server took it."""
+        now = _iso(self.clock())
+        with self.db.tx() as conn:
+            conn.execute(
+                "INSERT INTO outbox(key, kind, in_reply_to, message_id, to_address, state, created_at) "
+                "VALUES (?, 'notice', '', ?, ?, 'sending', ?) "
+                "ON CONFLICT(key) DO UPDATE SET state = 'sending', created_at = excluded.created_at",
+                (key, msg["Message-ID"], ", ".join(to), now))
+        try:
+            attempts, response = await self.client.send(msg)
+        except DeliveryError as exc:
+            with self.db.tx() as conn:
+                if exc.permanent:
+                    conn.execute("UPDATE outbox SET state = 'failed', response = ? WHERE key = ?", (str(exc)[:1000], key))
+                else:  # the next round tries again
+                    conn.execute("DELETE FROM outbox WHERE key = ?", (key,))
+            if self.metrics is not None:
+                self.metrics.send_failed += 1
+            log.error("notice to leads not delivered", extra={"code": exc.code, "error": str(exc)[:300]})
+            return False
+        with self.db.tx() as conn:
+            conn.execute("UPDATE outbox SET state = 'sent', response = ?, attempts = ?, sent_at = ? WHERE key = ?",
+                         (response[:1000], attempts, _iso(self.clock()), key))
+        if self.metrics is not None:
+            self.metrics.sent += 1
+        log.info("notice sent", extra={"state": "notice", "count": len(to)})
+        return True
+
+
+_PRIORITY = {"normal": 0, "high": 1, "urgent": 2}
+
+
+def _parse(text: str) -> datetime:
+    t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+def _duration(d: timedelta) -> str:
+    hours = int(d.total_seconds() // 3600)
+    if hours and hours % 24 == 0:
+        return f"{hours // 24} day{'s' if hours != 24 else ''}"
+    if hours:
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{int(d.total_seconds() // 60)} minutes"
+
+
+__all__ = ["LeadNotifier", "RETRY_REFUSED"]
