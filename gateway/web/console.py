@@ -386,6 +386,80 @@ def hold_action(request: Request, user: Principal, form: FormData | None) -> Res
     return _redirect(back if action == "lift" else "/holds")
 
 
+# -- escalations ------------------------------------------------------------------------------------
+
+def _escalations(request: Request) -> Any:
+    from gateway.effects import EscalationStore
+
+    return _state(request).store("escalations", EscalationStore)
+
+
+#: the newest messages shown per customer on the escalations page (the customer's page has all)
+ESCALATION_MESSAGES = 3
+#: acknowledged escalations listed under the open ones
+ESCALATIONS_RECENT = 20
+_PRIORITY_ORDER = {"urgent": 0, "high": 1, "normal": 2}
+
+
+@page("holds")
+def escalations_page(request: Request, user: Principal, form: FormData | None) -> Response:
+    """Escalations nobody has acknowledged yet, one card per customer (most urgent first), and
+    the latest acknowledged ones."""
+    store = _escalations(request)
+    now = _state(request).clock()
+    by_customer: dict[str, list[Any]] = {}
+    for esc in store.list(state="open") + store.list(state="notified"):
+        by_customer.setdefault(esc.customer, []).append(esc)
+    groups = []
+    for customer, items in by_customer.items():
+        items.sort(key=lambda e: e.id)
+        priority = min((e.priority for e in items), key=lambda p: _PRIORITY_ORDER.get(p, 3))
+        groups.append({
+            "customer": customer, "escalations": items, "priority": priority,
+            "categories": sorted({c for e in items for c in e.categories}),
+            "rules": sorted({r for e in items for r in e.rules}),
+            "recipients": list(dict.fromkeys(r for e in items for r in e.recipients)),
+            "unmailed": [e for e in items if e.state == "open"],
+            "waiting": _age(items[0].created_at, now),
+            "messages": [_message_view(request, e.message_id) for e in items[-ESCALATION_MESSAGES:]],
+            "ids": ",".join(str(e.id) for e in items),
+        })
+    groups.sort(key=lambda g: (_PRIORITY_ORDER.get(g["priority"], 3), g["escalations"][0].id))
+    done = store.list(state="acknowledged")[-ESCALATIONS_RECENT:][::-1]
+    return render(request, "escalations.html", user, section="escalations", groups=groups, done=done)
+
+
+@page("holds")
+def escalations_acknowledge(request: Request, user: Principal, form: FormData | None) -> Response:
+    """Acknowledge escalations (a customer's card: all of its ids at once), with a reason for the
+    audit trail."""
+    from gateway.holds import HoldError
+
+    reason = _form_text(form, "reason", limit=MAX_REASON).strip()
+    raw = _form_text(form, "ids", limit=200_000)
+    ids = [int(x) for x in raw.split(",") if x.strip().isdigit()]
+    if not ids:
+        raise HTTPException(400, "No escalation was named.")
+    if not reason:
+        _flash(request, "Give a reason to acknowledge: it goes into the audit trail "
+                        "(what was done: called the customer, told legal, nothing needed).", "error")
+        return _redirect("/escalations")
+    store = _escalations(request)
+    now = _state(request).clock()
+    done = 0
+    for esc_id in ids:
+        try:
+            if store.get(esc_id).state == "acknowledged":
+                continue
+            store.acknowledge(esc_id, user.name, reason, now=now)
+        except HoldError:  # (what EscalationStore raises for an unknown id)
+            raise HTTPException(404, f"There is no escalation {esc_id}.") from None
+        done += 1
+    log.info("console: %d escalation(s) acknowledged by %s", done, user.name)
+    _flash(request, f"{done} escalation{'s' if done != 1 else ''} acknowledged.")
+    return _redirect("/escalations")
+
+
 # -- drafts -----------------------------------------------------------------------------------------
 
 def _draft_view(request: Request, draft: Any) -> dict[str, Any]:
@@ -525,6 +599,8 @@ def routes() -> list[BaseRoute]:
         Route("/holds", holds_queue, methods=["GET"]),
         Route("/holds/{hold_id:int}", hold_detail, methods=["GET"]),
         Route("/holds/{hold_id:int}/{action}", hold_action, methods=["POST"]),
+        Route("/escalations", escalations_page, methods=["GET"]),
+        Route("/escalations/acknowledge", escalations_acknowledge, methods=["POST"]),
         Route("/drafts", drafts_queue, methods=["GET"]),
         Route("/drafts/{draft_id:int}", draft_detail, methods=["GET"]),
         Route("/drafts/{draft_id:int}/{action}", draft_action, methods=["POST"]),
