@@ -44,6 +44,8 @@ class Metrics:
     pending_holds: Callable[[], int] = lambda: 0
     #: returns how many tags agents and leads have disputed so far (gateway/disputes.py)
     disputed_tags: Callable[[], int] = lambda: 0
+    #: returns the escalations no lead has acknowledged: {"open": not mailed yet, "notified": mailed}
+    escalations: Callable[[], dict[str, int]] = lambda: {}
     #: the daemon's bounded in-memory structures: name -> (entries, bytes), for watching memory
     #: fill up to its bounds (set by the daemon once the pipeline is loaded)
     memory: Callable[[], dict[str, tuple[int, int]]] = lambda: {}
@@ -116,6 +118,13 @@ class Metrics:
         except Exception:  # as above
             disputed = -1
         family("hg_disputed_tags", "gauge", "Tags agents and leads disputed as wrong, in all.", [({}, disputed)])
+        try:
+            waiting = self.escalations()
+        except Exception:  # as above
+            waiting = {}
+        family("hg_escalations_waiting", "gauge",
+               "Escalations no lead has acknowledged, by state (open: not mailed to anybody yet; notified: mailed).",
+               [({"state": k}, waiting.get(k, 0)) for k in ("open", "notified")])
         family("hg_uptime_seconds", "gauge", "Seconds since the daemon started.", [({}, time.time() - self.started)])
         family("process_resident_memory_bytes", "gauge", "Resident memory of the daemon process.",
                [({}, _rss_bytes())])

@@ -130,7 +130,18 @@ def test_tagged_and_held_messages_are_counted_per_category_once_each(tmp_path) -
     assert HoldStore(db).active_for("b@example.org")
     Disputes(db).dispute("<m1@example.org>", "ash", "about the courier")
     metrics.disputed_tags = lambda: len(Disputes(db).list())
+    from gateway.config import Config
+    from gateway.daemon import Daemon
+    from gateway.effects import EscalationStore
+
+    metrics.escalations = lambda: Daemon(Config())._escalations(db)  # what the daemon wires
     text = metrics.render()
+    assert 'hg_escalations_waiting{state="open"} 1' in text  # the threat, escalated, not mailed (no SMTP)
+    assert 'hg_escalations_waiting{state="notified"} 0' in text
+    [esc] = EscalationStore(db).open()
+    EscalationStore(db).mark_notified(esc.id)
+    text = metrics.render()
+    assert 'hg_escalations_waiting{state="open"} 0' in text and 'hg_escalations_waiting{state="notified"} 1' in text
     lab = 'source="support",mailbox="INBOX"'
     assert f'hg_messages_tagged_total{{{lab},category="verbal_abuse"}} 1' in text
     assert f'hg_messages_tagged_total{{{lab},category="threat"}} 1' in text
