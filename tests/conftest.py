@@ -38,3 +38,13 @@ def find_binary(*names: str) -> str | None:
 def shared_dir() -> Path:
     require(SHARED.is_dir(), f"the shared/ folder beside the checkout ({SHARED})")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def detector():  # type: ignore[no-untyped-def]
+    """The shipped rules, loaded once for the whole run (loading takes a second or more). Nothing
+    may change it; a test that needs its own detector (other rules, a fresh warm-up) defines a
+    fixture of the same name in its module."""
+    from gateway.detect import Detector
+
+    return Detector.load()

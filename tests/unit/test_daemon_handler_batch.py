@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pytest
 
 from gateway.audit import AuditLog
 from gateway.checkpoints import Checkpoints, Verdict
@@ -30,13 +29,6 @@ TEXTS = [
     "Thanks, everything works now.",
     "お前は本当に無能だな。上司を出せ。",
 ]
-
-
-@pytest.fixture(scope="module")
-def detector() -> object:
-    from gateway.detect import Detector
-
-    return Detector.load()
 
 
 def raw(i: int, text: str, *, customer: int | None = None) -> bytes:

@@ -8,11 +8,6 @@ from gateway.detect import Detector, mask
 from gateway.model import Message, Severity
 
 
-@pytest.fixture(scope="module")
-def detector() -> Detector:
-    return Detector.load()
-
-
 def categories(detector: Detector, text: str) -> set[str]:
     return {f.category for f in detector.detect(Message(id="t", text=text))}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,11 +12,6 @@ from gateway.detect import Detector
 from gateway.model import Message
 
 LABELED = Path(__file__).resolve().parent.parent / "data" / "labeled"
-
-
-@pytest.fixture(scope="module")
-def detector() -> Detector:
-    return Detector.load()
 
 
 def rules_fired(findings: list) -> set[tuple[str, tuple]]:

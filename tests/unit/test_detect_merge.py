@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 
 from gateway.cli.classify import categories_json
 from gateway.detect import Detector, mask
@@ -59,11 +58,6 @@ def test_other_categories_and_other_passages_stay_apart() -> None:
     threat = finding("en.threat.x", "threat", Severity.HIGH, 0.8, (0, 9))
     later = finding("en.verbal_abuse.y", "verbal_abuse", Severity.MEDIUM, 0.8, (30, 39))
     assert merge_overlapping([insult, threat, later]) == [insult, threat, later]
-
-
-@pytest.fixture(scope="module")
-def detector() -> Detector:
-    return Detector.load()
 
 
 def test_shipped_rules_report_one_exposure_finding_for_one_passage(detector: Detector) -> None:

@@ -60,11 +60,6 @@ def test_span_maps_folded_offsets_back_to_the_original() -> None:
     assert raw[s:e] == "ｉ ｄ ｉ ｏ ｔ"
 
 
-@pytest.fixture(scope="module")
-def detector() -> Detector:
-    return Detector.load()
-
-
 _alphabet = st.sampled_from(list("abcdefghijklmnopqrstuvwxyz 01345!$@*.-'\"\u200b\u202eｉｄｏｔＹ")
                             + list("ばかしね死殺すバカ・ー　、。「」") + ["you ", "idiot", "kill", "fuck", "i d i o t"])
 

@@ -16,11 +16,6 @@ from gateway.model import Message
 pytest.importorskip("re2")
 
 
-@pytest.fixture(scope="module")
-def detector() -> Detector:
-    return Detector.load()
-
-
 def test_tried_only_at_starts_finds_what_finditer_finds() -> None:
     rx = re.compile(r"(?<![\w*])(?:idiot|stupid idiot)s?(?![\w*])")
     text = "stupid idiot, idiots and stupid idiots; xidiot idiotx idiot"

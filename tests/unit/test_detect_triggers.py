@@ -17,11 +17,6 @@ from gateway.model import Message
 LABELED = Path(__file__).resolve().parent.parent / "data" / "labeled"
 
 
-@pytest.fixture(scope="module")
-def detector() -> Detector:
-    return Detector.load()
-
-
 def fired(findings: list) -> set[tuple[str, tuple]]:
     return {(f.rule, tuple((e.start, e.end, e.text) for e in f.evidence)) for f in findings}
 

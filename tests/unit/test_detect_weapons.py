@@ -8,11 +8,6 @@ from gateway.detect import Detector
 from gateway.model import Message
 
 
-@pytest.fixture(scope="module")
-def detector() -> Detector:
-    return Detector.load()
-
-
 def threat_rules(detector: Detector, text: str) -> list[str]:
     return [f.rule for f in detector.detect(Message(id="t", text=text)) if f.category == "threat"]
 

@@ -15,11 +15,6 @@ from gateway.errors import RulesError
 from gateway.model import Message
 
 
-@pytest.fixture(scope="module")
-def detector() -> Detector:
-    return Detector.load()
-
-
 def toy_model(threshold: float = 0.5) -> AbuseModel:
     return AbuseModel("toy", {"idiot": 3.0, "stupid": 2.0, "you": 0.5, "stupid idiot": 1.0,
                               "router": -1.0, "please": -2.0}, -2.0, threshold, {})

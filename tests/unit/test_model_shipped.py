@@ -12,11 +12,6 @@ from gateway.model import Message
 from gateway.resources import rules_dir
 
 
-@pytest.fixture(scope="module")
-def detector() -> Detector:
-    return Detector.load()
-
-
 def model_findings(detector: Detector, text: str) -> list:  # type: ignore[type-arg]
     found = detector.detect(Message(id="m", text=text, lang="en"))
     return [f for f in found if f.rule.startswith("model:") or any(

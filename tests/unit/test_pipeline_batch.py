@@ -30,13 +30,6 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def detector() -> object:
-    from gateway.detect import Detector
-
-    return Detector.load()
-
-
 def messages() -> list[Message]:
     return [Message(id=f"m{i}", text=text, sender=f"c{i % 2}@example.com", sender_address=f"c{i % 2}@example.com",
                     thread=f"t{i % 3}", subject="Order", source="imap", lang="ja" if "お" in text else "en",

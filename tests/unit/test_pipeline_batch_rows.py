@@ -29,13 +29,6 @@ TEXTS = [
 WALL = {("state", "updated_at"), ("messages", "recorded_at")}
 
 
-@pytest.fixture(scope="module")
-def detector() -> object:
-    from gateway.detect import Detector
-
-    return Detector.load()
-
-
 class Ticking:
     def __init__(self) -> None:
         self.n = 0

@@ -31,13 +31,6 @@ def db(tmp_path: Path) -> Database:
     return Database.open(tmp_path / "gateway.db")
 
 
-@pytest.fixture(scope="module")
-def detector() -> object:
-    from gateway.detect import Detector
-
-    return Detector.load()
-
-
 @pytest.fixture
 def pipeline(db: Database, clock: Clock, detector: object) -> Pipeline:
     return Pipeline.create(db, clock=clock, detector=detector)

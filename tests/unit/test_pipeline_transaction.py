@@ -24,13 +24,6 @@ RAW = (b"From: Pat <pat@example.com>\r\nTo: support@example.org\r\nSubject: Orde
        b"If you don't refund me today I will kill you. I know where you live.\r\n")
 
 
-@pytest.fixture(scope="module")
-def detector() -> object:
-    from gateway.detect import Detector
-
-    return Detector.load()
-
-
 @pytest.fixture
 def db(tmp_path: Path) -> Database:
     return Database.open(tmp_path / "gateway.db")
