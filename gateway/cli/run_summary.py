@@ -53,7 +53,7 @@ class RunSummary:
     holds_proposed: int
     holds_active: int
     drafts_waiting: int
-    escalations_open: int
+    escalations_open: int  # not acknowledged by a lead yet (mailed or not)
 
     @property
     def tagged(self) -> int:
@@ -104,7 +104,7 @@ def read_summary(db: Database, since: datetime) -> RunSummary:
         holds_proposed=len(holds.list(state="proposed")),
         holds_active=len(holds.list(state="active")),
         drafts_waiting=len(drafts.pending()),
-        escalations_open=len(escalations.open()),
+        escalations_open=len(escalations.open()) + len(escalations.list(state="notified")),
     )
 
 
@@ -141,8 +141,8 @@ def format_summary(summary: RunSummary, *, db_path: Path | None = None, console:
     out.append(
         f"Waiting in the store: {summary.holds_proposed} hold{_s(summary.holds_proposed)} proposed "
         f"(a team lead decides), {summary.holds_active} active; {summary.drafts_waiting} "
-        f"draft{_s(summary.drafts_waiting)} waiting for approval; {summary.escalations_open} open "
-        f"escalation{_s(summary.escalations_open)}."
+        f"draft{_s(summary.drafts_waiting)} waiting for approval; {summary.escalations_open} "
+        f"escalation{_s(summary.escalations_open)} for a lead to acknowledge."
     )
     db = f" --db {db_path}" if db_path is not None and db_path.resolve() != (Path.cwd() / "gateway.db").resolve() else ""
     steps = [
