@@ -46,3 +46,15 @@ def test_next_steps_name_the_store_when_it_is_not_the_default(db, tmp_path, monk
     assert "http://127.0.0.1:9090" in elsewhere
     default = format_summary(summary, db_path=Path("gateway.db"))
     assert "--db" not in default and "harassment-gateway drafts list " in default
+
+
+def test_escalations_count_until_a_lead_acknowledges_them_mailed_or_not(db):
+    from gateway.effects import EscalationStore
+
+    store = EscalationStore(db)
+    ids = [store.create(f"<m{i}@x>", "rex@example.org", ["leads"], "high", ["threat.intimidation"], ["threat"])
+           for i in range(3)]
+    store.mark_notified(ids[0])  # mailed: still waiting for a lead
+    store.acknowledge(ids[1], "kim", "called the customer")
+    text = format_summary(read_summary(db, datetime.now(timezone.utc)))
+    assert "2 escalations for a lead to acknowledge." in text
