@@ -29,6 +29,8 @@ _sha256 = hashlib.sha256
 HEAD_KEY = "audit.head"
 #: ``Database.tx_local`` key of ``(seq, hash)`` of the newest entry written in the open transaction.
 _TAIL = "audit.tail"
+#: ``Database.tx_local`` key, present while the head marker's hook is registered for the open transaction.
+_HOOKED = "audit.hooked"
 
 register_schema(
     "audit",
@@ -71,6 +73,8 @@ def iso(dt: datetime) -> str:
     last = _LAST_ISO
     if dt is last[0]:  # one change writes its ``now`` in several columns and stores
         return last[1]
+    if dt is last[2]:  # ... between which another time (a message's arrival, a window's start) is written
+        return last[3]
     utc = dt
     if dt.tzinfo is not _UTC:  # the clock's own datetimes are UTC already: no conversion
         if dt.tzinfo is None:
@@ -85,7 +89,7 @@ def iso(dt: datetime) -> str:
         d2, us = _TWO_DIGITS, utc.microsecond
         text = (f"{year}-{d2[utc.month]}-{d2[utc.day]}T{d2[utc.hour]}:{d2[utc.minute]}:{d2[utc.second]}."
                 f"{d2[us // 10000]}{d2[us // 100 % 100]}{d2[us % 100]}+00:00")
-    _LAST_ISO = (dt, text)
+    _LAST_ISO = (dt, text, last[0], last[1])
     return text
 
 
@@ -93,8 +97,9 @@ _ISO_UTC = "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00"
 _TWO_DIGITS = tuple(f"{n:02d}" for n in range(100))
 
 
-#: The last datetime ``iso`` formatted and its text (held, so the object cannot be another one).
-_LAST_ISO: tuple[datetime | None, str] = (None, "")
+#: The last two datetimes ``iso`` formatted and their texts, newest first (held, so an object
+#: cannot be another one): ``(dt, text, previous dt, its text)``.
+_LAST_ISO: tuple[datetime | None, str, datetime | None, str] = (None, "", None, "")
 
 
 def parse_iso(text: str | None) -> datetime | None:
@@ -246,6 +251,16 @@ class AuditLog:
         return AuditEntry(seq, at.astimezone(timezone.utc), actor, action, subject, reason, evidence, prev_hash,
                           digest)
 
+    def add(self, actor: str, action: str, subject: str, reason: str, evidence: Any, *, at: datetime,
+            conn: sqlite3.Connection) -> int:
+        """``append(actor, action, subject, reason, evidence, at=at, conn=conn).seq``, for a store's
+        write that joins its own transaction ``conn`` and does not read the entry back: the same
+        row and chain, without building the returned ``AuditEntry``."""
+        if not actor or not action or not subject:
+            raise ValueError("an audit entry needs an actor, an action and a subject")
+        evidence_json = _CANONICAL({} if evidence is None else evidence)
+        return self._write(conn, actor, action, subject, reason or "", evidence_json, iso(at))[0]
+
     def append_json(self, actor: str, action: str, subject: str, reason: str, evidence_json: str, *,
                     at_text: str, conn: sqlite3.Connection) -> int:
         """``append`` for a caller that has written the evidence's canonical JSON itself
@@ -289,14 +304,18 @@ class AuditLog:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (seq, at_text, actor, action, subject, reason, evidence_json, prev_hash, digest))
         if batched:
-            db.tx_local[_TAIL] = (seq, digest)
-            db.before_commit(HEAD_KEY, self._head_hook)
+            local = db.tx_local
+            local[_TAIL] = (seq, digest)
+            if _HOOKED not in local:  # registered once per transaction (registering again keeps one call)
+                db.before_commit(HEAD_KEY, self._head_hook)
+                local[_HOOKED] = True
         else:
             db.set_state(HEAD_KEY, f"{seq}:{digest}", conn=c)
         return seq, prev_hash, digest
 
     def _write_head(self, c: sqlite3.Connection) -> None:
         """The head marker as the transaction leaves the chain (run just before it commits)."""
+        self.db.tx_local.pop(_HOOKED, None)  # an append after this (another hook's) registers it again
         tail = self.db.tx_local.get(_TAIL)
         if tail is None:  # a savepoint rolled back since the last append: read the real end
             last = c.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
