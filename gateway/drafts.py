@@ -24,6 +24,8 @@ import json
 import os
 import re
 import sqlite3
+from collections import ChainMap
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -124,6 +126,22 @@ def _template_error(path: str, exc: jinja2.TemplateError) -> str:
     return f"template {path}{f' line {line}' if line else ''}: {exc}"
 
 
+def _with_globals(template_globals: Mapping[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    """``dict(template_globals, **context)``: the parent dict ``Template.new_context(context)``
+    builds (the template's globals, then the values; with ``shared=True`` Jinja takes the dict as
+    it is). Jinja's template globals are a ChainMap of dicts, which ``dict()`` reads key by key
+    through the ChainMap's Python lookups; here its maps are merged whole, last map first, which
+    gives the same keys, values and order."""
+    if type(template_globals) is ChainMap and all(type(m) is dict for m in template_globals.maps):
+        merged: dict[str, Any] = {}
+        for mapping in reversed(template_globals.maps):
+            merged.update(mapping)
+    else:
+        merged = dict(template_globals or ())
+    merged.update(**context)
+    return merged
+
+
 @dataclass(frozen=True)
 class Rendered:
     subject: str
@@ -190,7 +208,8 @@ class DraftRenderer:
             template = self.env.get_template(f"{use}/{name}.j2")
             if "subject" not in template.blocks or "body" not in template.blocks:
                 raise DraftError(_BLOCKS_MISSING.format(f"{use}/{name}.j2"))
-            ctx = template.new_context(dict(context))
+            # template.new_context(dict(context)), with its parent dict built here (see _with_globals)
+            ctx = template.new_context(_with_globals(template.globals, context), shared=True)
             subject = "".join(template.blocks["subject"](ctx))
             body = "".join(template.blocks["body"](ctx))
         except jinja2.TemplateNotFound as exc:
@@ -300,9 +319,9 @@ class DraftStore:
                  "pending", subject, body, iso(now), actor, iso(now)),
             )
             draft_id = int(cur.lastrowid)  # type: ignore[arg-type]
-            self.audit.append(actor, "draft.create", f"draft:{draft_id}", f"template {lang}/{template} ({rule})",
-                              {"customer": customer, "message_id": message_id, "template": template, "lang": lang,
-                               "subject": subject}, at=now, conn=c)
+            self.audit.add(actor, "draft.create", f"draft:{draft_id}", f"template {lang}/{template} ({rule})",
+                           {"customer": customer, "message_id": message_id, "template": template, "lang": lang,
+                            "subject": subject}, at=now, conn=c)
             return draft_id
 
     def edit(self, draft_id: int, actor: str, *, body: str | None = None, subject: str | None = None,
@@ -366,7 +385,7 @@ class DraftStore:
                 c.execute("UPDATE drafts SET sent_at = ? WHERE id = ?", (iso(now), row["id"]))
             elif verb == "mark_failed":
                 c.execute("UPDATE drafts SET error = ? WHERE id = ?", (error, row["id"]))
-            self.audit.append(actor, f"draft.{verb}", f"draft:{row['id']}", reason, evidence, at=now, conn=c)
+            self.audit.add(actor, f"draft.{verb}", f"draft:{row['id']}", reason, evidence, at=now, conn=c)
             return self._load(c, int(draft_id))
 
     # -- reading --------------------------------------------------------------------------------
@@ -402,7 +421,10 @@ class DraftStore:
         if templates:
             sql = _COUNT_NOTICES_IN.get(len(templates))
             if sql is None:  # one statement text per number of templates
-                sql = _COUNT_NOTICES + f" AND template IN ({','.join('?' * len(templates))})"
+                # ``template IN (?, ...)`` spelled as ``=`` terms joined by OR: the same rows (the
+                # column's affinity applies to each bound value alike), without the temporary
+                # table SQLite builds for an IN list at every execution
+                sql = _COUNT_NOTICES + f" AND ({' OR '.join(['template = ?'] * len(templates))})"
                 if len(_COUNT_NOTICES_IN) < 32:
                     _COUNT_NOTICES_IN[len(templates)] = sql
             params: tuple[Any, ...] = (customer, iso(since), *templates)
@@ -421,9 +443,10 @@ class DraftStore:
         return _draft(row)
 
 
+#: (``state IN ('pending', 'approved', 'sent')``, as ``=`` terms: see ``count_notices``)
 _COUNT_NOTICES = ("SELECT COUNT(*) AS n FROM drafts WHERE customer = ? AND created_at >= ? "
-                  "AND state IN ('pending', 'approved', 'sent')")
-#: ``_COUNT_NOTICES`` with ``AND template IN (?,...)``, by the number of templates.
+                  "AND (state = 'pending' OR state = 'approved' OR state = 'sent')")
+#: ``_COUNT_NOTICES`` with ``AND (template = ? OR ...)``, by the number of templates.
 _COUNT_NOTICES_IN: dict[int, str] = {}
 
 
