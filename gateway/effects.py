@@ -35,7 +35,7 @@ from gateway.audit import (
     utcnow,
 )
 from gateway.drafts import DraftError, DraftRenderer, DraftStore
-from gateway.holds import SCOPES, HoldError, HoldStore
+from gateway.holds import SCOPES, HoldError, HoldStore, active_scopes_of
 from gateway.model import Decision, Finding, Message
 from gateway.policy import Policy
 from gateway.store.db import Database, register_schema
@@ -194,17 +194,33 @@ class EscalationStore:
                categories: list[str], *, hold_id: int | None = None, now: datetime | None = None,
                conn: sqlite3.Connection | None = None) -> int:
         now = now or utcnow()
+        shape = _escalation_shape(message_id, customer, recipients, priority, rules, categories, hold_id)
         with transaction(self.db, conn) as c:
+            if shape is None:
+                cur = c.execute(
+                    "INSERT INTO escalations(message_id, customer, recipients, priority, rules, categories, hold_id, "
+                    "created_at) VALUES (?,?,?,?,?,?,?,?)",
+                    (message_id, customer, json_ascii(recipients), priority, json_ascii(rules),
+                     json_ascii(categories), hold_id, iso(now)))
+                esc_id = int(cur.lastrowid)  # type: ignore[arg-type]
+                self.audit.add("policy", "escalation.create", f"escalation:{esc_id}",
+                               f"escalated to {', '.join(recipients)} ({priority})",
+                               {"message_id": message_id, "customer": customer, "rules": rules,
+                                "categories": categories, "hold_id": hold_id}, at=now, conn=c)
+                return esc_id
+            # the same row and entry, from the texts cached for the escalation's shape
+            now_text = iso(now)
             cur = c.execute(
                 "INSERT INTO escalations(message_id, customer, recipients, priority, rules, categories, hold_id, "
                 "created_at) VALUES (?,?,?,?,?,?,?,?)",
-                (message_id, customer, json_ascii(recipients), priority, json_ascii(rules), json_ascii(categories),
-                 hold_id, iso(now)))
+                (message_id, customer, shape.recipients, priority, shape.rules, shape.categories, hold_id, now_text))
             esc_id = int(cur.lastrowid)  # type: ignore[arg-type]
-            self.audit.append("policy", "escalation.create", f"escalation:{esc_id}",
-                              f"escalated to {', '.join(recipients)} ({priority})",
-                              {"message_id": message_id, "customer": customer, "rules": rules,
-                               "categories": categories, "hold_id": hold_id}, at=now, conn=c)
+            e = shape.evidence
+            self.audit.append_json(
+                "policy", "escalation.create", f"escalation:{esc_id}", shape.reason,
+                "".join((e[0], _str_text(customer), e[1], "null" if hold_id is None else str(hold_id), e[2],
+                         _str_text(message_id), e[3])),
+                at_text=now_text, conn=c)
             return esc_id
 
     def get(self, esc_id: int) -> Escalation:
@@ -243,8 +259,8 @@ class EscalationStore:
             extra = ", acknowledged_by = ?" if state == "acknowledged" else ""
             params: tuple[Any, ...] = (state, iso(now)) + ((actor,) if extra else ()) + (int(esc_id),)
             c.execute(f"UPDATE escalations SET state = ?, {column} = ?{extra} WHERE id = ?", params)
-            self.audit.append(actor, f"escalation.{state}", f"escalation:{esc_id}", reason,
-                              {"from": row["state"], "to": state}, at=now, conn=c)
+            self.audit.add(actor, f"escalation.{state}", f"escalation:{esc_id}", reason,
+                           {"from": row["state"], "to": state}, at=now, conn=c)
 
 
 class CoreEffects:
@@ -321,11 +337,12 @@ class CoreEffects:
             self._hold(c, message, findings, found, decision, customer, report, now)
             self._escalate(c, message, decision, customer, report, now)
             self._draft(c, message, decision, customer, report, now)
-        effects = report.to_json()
         spelled = _report_texts(report)
         effects_ascii, effects_canonical = spelled if spelled is not None else (None, None)
         received = message.received_at
         shape = _action_shape(decision)
+        # the report's JSON data, for what is not spelled from it above
+        effects = report.to_json() if spelled is None or shape is None else None
         if shape is None:
             decided = decision.to_json()
             decision_text = _json_text(decided)
@@ -349,11 +366,15 @@ class CoreEffects:
                 at=now, conn=c, at_text=now_text)
         else:  # the same entry: the canonical evidence from the shape's texts around the message's values
             e = shape.evidence
-            self.audit.append_json(
+            text_mid = _str_text(message.id)
+            # the entry's other fields as ``entry_hash`` spells them (as in ``_record_plain``)
+            self.audit.append_spelled(
                 "policy", "decision", f"message:{message.id}", shape.summary,
                 "".join((e[0], _str_text(customer), e[1],
                          _canonical(effects) if effects_canonical is None else effects_canonical, e[2],
                          _canonical([_evidence_of(f) for f in found]), e[3], _str_text(text_hash), e[4])),
+                (_DECISION_AT + now_text + _DECISION_EVIDENCE, shape.reason_spelled,
+                 _SUBJECT_MESSAGE + text_mid[1:] + "}"),
                 at_text=now_text, conn=c)
         return report
 
@@ -408,8 +429,11 @@ class CoreEffects:
         )
         reason = p.get("reason") or "policy"
         scope = p.get("scope", "customer")
-        covering = [hold_id for hold_id, held in self.holds.active_scopes(customer, message.thread or message.id,
-                                                                          message.source)
+        # The customer's open holds, read once: the active ones that cover the message
+        # (``self.holds.active_scopes(...)``), and the open one ``open`` would add to.
+        open_rows = self.holds.open_rows(customer, conn=c)
+        covering = [hold_id for hold_id, held in active_scopes_of(open_rows, customer, message.thread or message.id,
+                                                                  message.source)
                     if SCOPES.index(held) >= SCOPES.index(scope)]
         if covering:
             # Already held at least this widely: the new conduct is evidence on that hold, not a new proposal.
@@ -419,7 +443,7 @@ class CoreEffects:
             report.suppressed.append(f"hold ({p.get('mode')}, {scope}): already covered by active hold {hold_id}")
         else:
             hold_id, state = self.holds.open("active" if p.get("mode") == "apply" else "proposed", customer, scope,
-                                             reason, evidence, **kwargs)  # type: ignore[arg-type]
+                                             reason, evidence, open_rows=open_rows, **kwargs)  # type: ignore[arg-type]
         report.hold_id = hold_id
         report.hold_state = state
 
@@ -447,9 +471,9 @@ class CoreEffects:
                 why = (f"draft {template}: notice cap reached ({sent} notice(s) to this customer within "
                        f"{_duration_text(cap.window)}; at most {cap.max_per_customer})")
                 report.suppressed.append(why)
-                self.audit.append("policy", "draft.suppressed", f"message:{message.id}", why,
-                                  {"customer": customer, "template": template, "rule": p.get("rule")},
-                                  at=now, conn=c)
+                self.audit.add("policy", "draft.suppressed", f"message:{message.id}", why,
+                               {"customer": customer, "template": template, "rule": p.get("rule")},
+                               at=now, conn=c)
                 return
         org = self.policy.settings.organization
         context = {
@@ -461,8 +485,8 @@ class CoreEffects:
             rendered = self.renderer.render(template, p.get("lang", message.lang), context)
         except DraftError as exc:
             report.errors.append(str(exc))
-            self.audit.append("policy", "draft.error", f"message:{message.id}", str(exc),
-                              {"template": template}, at=now, conn=c)
+            self.audit.add("policy", "draft.error", f"message:{message.id}", str(exc),
+                           {"template": template}, at=now, conn=c)
             return
         refs = " ".join(x for x in [*message.references, message.message_id] if x)
         report.draft_id = self.drafts.queue(
@@ -649,6 +673,55 @@ def _action_shape(decision: Decision) -> _Shape | None:
                 if any(type(x) is str and "\x00" in x for x in values):
                     return None
         shape = _remember(_ACTION_SHAPES, key, _new_shape(decision, _HOLE[1]))  # the whole report filled in
+    return shape
+
+
+@dataclass(frozen=True)
+class _EscalationShape:
+    """What an escalation to these recipients, with this priority, rules and categories, writes
+    besides its message id, customer, hold id and time: its JSON columns, its audit reason, and its
+    audit evidence's canonical JSON around the message id, the customer and the hold id."""
+
+    recipients: str
+    rules: str
+    categories: str
+    reason: str
+    evidence: list[str]
+
+
+_ESCALATION_SHAPES: dict[tuple[Any, ...], _EscalationShape] = {}
+
+
+def _escalation_shape(message_id: Any, customer: Any, recipients: Any, priority: Any, rules: Any, categories: Any,
+                      hold_id: Any) -> _EscalationShape | None:
+    """The cached texts of ``EscalationStore.create``'s shape, or None when its values are not the
+    plain ones it is cached for (strs, lists of strs, an int or no hold id; then the general path
+    encodes them)."""
+    if type(message_id) is not str or type(customer) is not str or type(priority) is not str:
+        return None
+    if hold_id is not None and type(hold_id) is not int:
+        return None
+    if type(recipients) is not list or type(rules) is not list or type(categories) is not list:
+        return None
+    for part in (recipients, rules, categories):
+        for x in part:
+            if type(x) is not str:
+                return None
+    key = (priority, tuple(recipients), tuple(rules), tuple(categories))
+    shape = _ESCALATION_SHAPES.get(key)
+    if shape is not None:
+        return shape
+    if any("\x00" in x for x in (priority, *recipients, *rules, *categories)):
+        return None  # could be taken for a hole
+    # (the holes in the order of the canonical text's sorted keys)
+    evidence = {"message_id": _HOLE[2], "customer": _HOLE[0], "rules": list(rules), "categories": list(categories),
+                "hold_id": _HOLE[1]}
+    shape = _EscalationShape(_json_ascii(list(recipients)), _json_ascii(list(rules)), _json_ascii(list(categories)),
+                             f"escalated to {', '.join(recipients)} ({priority})",
+                             _holes(_canonical, evidence, _HOLE[:3], _str_text))
+    if len(_ESCALATION_SHAPES) >= 4096:
+        _ESCALATION_SHAPES.clear()
+    _ESCALATION_SHAPES[key] = shape
     return shape
 
 

@@ -281,9 +281,11 @@ class HoldStore:
              evidence: list[dict[str, Any]] | None, *, thread: str = "", source: str = "", message_id: str = "",
              rule: str = "", categories: list[str] | None = None, expiry_days: int | None = None,
              actor: str = "policy", now: datetime | None = None,
-             conn: sqlite3.Connection | None = None) -> tuple[int, str]:
+             conn: sqlite3.Connection | None = None, open_rows: list[sqlite3.Row] | None = None) -> tuple[int, str]:
         """``propose`` (``state="proposed"``) or ``apply`` (``"active"``) returning only the hold's
-        id and state, without reading the hold back: what the pipeline's effects need."""
+        id and state, without reading the hold back: what the pipeline's effects need.
+        ``open_rows`` is what ``open_rows(customer, conn=conn)`` returned in this transaction, with
+        nothing changed since: the open hold to add to is found among them instead of asked for."""
         if state not in OPEN_STATES:
             raise HoldError(f"a new hold is proposed or active, not {state!r}")
         if scope not in SCOPES:
@@ -301,16 +303,22 @@ class HoldStore:
         thread_key = thread if scope == "thread" else ""
         source_key = "" if scope == "all_channels" else source
         with transaction(self.db, conn) as c:
-            existing = c.execute(
-                f"SELECT {_EXTEND_COLUMNS} FROM holds WHERE customer = ? AND scope = ? AND thread = ? AND source = ? "
-                "AND state IN ('proposed', 'active') ORDER BY id LIMIT 1",
-                (customer, scope, thread_key, source_key),
-            ).fetchone()
+            if open_rows is not None and type(customer) is type(thread_key) is type(source_key) is str:
+                # the query below, answered from the customer's open holds (``open_rows``, oldest
+                # first): str values compare in Python as SQLite compares TEXT (byte for byte)
+                existing = next((r for r in open_rows if r["scope"] == scope and r["thread"] == thread_key
+                                 and r["source"] == source_key), None)
+            else:
+                existing = c.execute(
+                    f"SELECT {_EXTEND_COLUMNS} FROM holds WHERE customer = ? AND scope = ? AND thread = ? "
+                    "AND source = ? AND state IN ('proposed', 'active') ORDER BY id LIMIT 1",
+                    (customer, scope, thread_key, source_key),
+                ).fetchone()
             if existing is not None:
                 hold_id = existing["id"]
                 self._add_evidence(c, existing, evidence, message_id, categories or [], now)
-                self.audit.append(actor, "hold.evidence", f"hold:{hold_id}", reason,
-                                  {"message_id": message_id, "evidence": evidence}, at=now, conn=c)
+                self.audit.add(actor, "hold.evidence", f"hold:{hold_id}", reason,
+                               {"message_id": message_id, "evidence": evidence}, at=now, conn=c)
                 if state == "active" and existing["state"] == "proposed":
                     self._transition(c, existing, "approve", actor, reason, now)
                     return hold_id, "active"
@@ -332,10 +340,10 @@ class HoldStore:
             c.execute(
                 "INSERT INTO hold_events(hold_id, at, actor, action, from_state, to_state, reason) "
                 "VALUES (?,?,?,?,?,?,?)", (hold_id, iso(now), actor, verb, None, state, reason))
-            self.audit.append(actor, f"hold.{verb}", f"hold:{hold_id}", reason,
-                              {"customer": customer, "scope": scope, "thread": thread_key, "source": source_key,
-                               "rule": rule, "message_id": message_id, "expires_at": expires_at,
-                               "evidence": evidence}, at=now, conn=c)
+            self.audit.add(actor, f"hold.{verb}", f"hold:{hold_id}", reason,
+                           {"customer": customer, "scope": scope, "thread": thread_key, "source": source_key,
+                            "rule": rule, "message_id": message_id, "expires_at": expires_at,
+                            "evidence": evidence}, at=now, conn=c)
             return hold_id, state
 
     def add_evidence(self, hold_id: int, evidence: list[dict[str, Any]], *, message_id: str = "",
@@ -360,8 +368,8 @@ class HoldStore:
             if row["state"] not in OPEN_STATES:
                 raise HoldTransitionError(f"hold {hold_id} is {row['state']}: evidence goes to open holds only")
             self._add_evidence(c, row, list(evidence), message_id, categories or [], now)
-            self.audit.append(actor, "hold.evidence", f"hold:{hold_id}", reason or "more evidence",
-                              {"message_id": message_id, "evidence": evidence}, at=now, conn=c)
+            self.audit.add(actor, "hold.evidence", f"hold:{hold_id}", reason or "more evidence",
+                           {"message_id": message_id, "evidence": evidence}, at=now, conn=c)
             return str(row["state"])
 
     def _add_evidence(self, c: sqlite3.Connection, row: sqlite3.Row, evidence: list[dict[str, Any]],
@@ -487,9 +495,9 @@ class HoldStore:
         self._changed()
         c.execute("INSERT INTO hold_events(hold_id, at, actor, action, from_state, to_state, reason) "
                   "VALUES (?,?,?,?,?,?,?)", (row["id"], iso(now), actor, verb, state, target, reason))
-        self.audit.append(actor, f"hold.{verb}", f"hold:{row['id']}", reason,
-                          {"from": state, "to": target, "customer": row["customer"], "scope": row["scope"]},
-                          at=now, conn=c)
+        self.audit.add(actor, f"hold.{verb}", f"hold:{row['id']}", reason,
+                       {"from": state, "to": target, "customer": row["customer"], "scope": row["scope"]},
+                       at=now, conn=c)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -530,6 +538,15 @@ class HoldStore:
         rows = self.db.query("SELECT id, scope, thread, source FROM holds WHERE customer = ? AND state = 'active' "
                              "ORDER BY id", (customer,))
         return [(r[0], r[1]) for r in rows if _covers(customer, r[1], r[2], r[3], customer, thread, source)]
+
+    def open_rows(self, customer: str, *, conn: sqlite3.Connection | None = None) -> list[sqlite3.Row]:
+        """The customer's open holds (proposed or active), oldest first, with the columns that say
+        what each covers and what adding to it needs (``_OPEN_COLUMNS``): the pipeline's effects read
+        them once for both ``active_scopes_of`` and ``open(..., open_rows=...)``."""
+        sql = f"SELECT {_OPEN_COLUMNS} FROM holds WHERE customer = ? AND state IN ('proposed', 'active') ORDER BY id"
+        if conn is not None:
+            return conn.execute(sql, (customer,)).fetchall()
+        return self.db.query(sql, (customer,))
 
     def active_after_expiry(self, customer: str, thread: str = "", source: str = "",
                             now: datetime | None = None) -> list[Hold]:
@@ -596,6 +613,17 @@ class HoldStore:
 
 #: What says whether an active hold covers a message, and when it ends (``active_ids_after_expiry``).
 _COVER_COLUMNS = "id, customer, scope, thread, source, expires_at"
+#: ``_EXTEND_COLUMNS`` and what says which messages an open hold covers (``open_rows``).
+_OPEN_COLUMNS = "id, customer, scope, thread, source, state, categories, message_ids, expiry_days"
+
+
+def active_scopes_of(open_rows: list[sqlite3.Row], customer: str, thread: str = "",
+                     source: str = "") -> list[tuple[int, str]]:
+    """``HoldStore.active_scopes(customer, thread, source)`` from the customer's open holds as
+    ``HoldStore.open_rows(customer)`` read them: that query's rows are those of these in state
+    ``active``, in the same order."""
+    return [(r[0], r[2]) for r in open_rows
+            if r[5] == "active" and _covers(customer, r[2], r[3], r[4], customer, thread, source)]
 
 
 def _covers(held: str, scope: str, held_thread: str, held_source: str, customer: str, thread: str,

@@ -2,8 +2,10 @@
 
 A decision with actions takes its decision text and its audit evidence from texts cached per
 shape (``_action_shape``); a decision without actions spells its audit entry's hashed fields
-itself (``AuditLog.append_spelled``); both insert through a kept cursor. Every stored row, and so
-the audit chain's hashes, must be what encoding the values each time gives."""
+itself (``AuditLog.append_spelled``); both insert through a kept cursor. An escalation takes its
+texts from its shape (``_escalation_shape``), and a hold is looked up once (``HoldStore.open_rows``)
+for both questions the general path asks separately. Every stored row, and so the audit chain's
+hashes, must be what encoding the values each time gives."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import pytest
 import gateway.effects as effects_module
 from gateway.audit import AuditLog, entry_hash
 from gateway.effects import CoreEffects
+from gateway.holds import HoldStore
 from gateway.model import Action, Decision, Evidence, Finding, Message, Severity
 from gateway.policy import Policy
 from gateway.store.db import Database
@@ -81,10 +84,16 @@ def run_both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, policy: Policy,
     """Apply ``cases`` through the fast paths and through the general one; the stores must match."""
     fast_db, slow_db = Database.open(tmp_path / "fast.db"), Database.open(tmp_path / "slow.db")
     fast, slow = CoreEffects(fast_db, policy, clock=Ticking()), CoreEffects(slow_db, policy, clock=Ticking())
+    general_open = HoldStore.open
     for msg, found, dec in cases:
         with monkeypatch.context() as m:  # the general path: no cached shape, the generic audit append
             m.setattr(effects_module, "_plain_shape", lambda decision: None)
             m.setattr(effects_module, "_action_shape", lambda decision: None)
+            m.setattr(effects_module, "_escalation_shape", lambda *values: None)
+            # the holds looked up as before: active_scopes, then open's own query
+            m.setattr(effects_module, "active_scopes_of",
+                      lambda rows, customer, thread, source: slow.holds.active_scopes(customer, thread, source))
+            m.setattr(HoldStore, "open", lambda self, *a, open_rows=None, **k: general_open(self, *a, **k))
             slow_report = slow.apply(msg, list(found), dec, customer=msg.sender)
         fast_report = fast.apply(msg, list(found), dec, customer=msg.sender)
         assert fast_report.to_json() == slow_report.to_json()
