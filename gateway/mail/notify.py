@@ -4,7 +4,9 @@ The policy escalates to roles (``escalate: {to: [leads, legal], priority: urgent
 ``smtp.notify`` says who each role is (``leads: [kim@example.com]``). Every round the daemon mails
 each customer's new escalations to the addresses of the roles they name, one notice per customer
 (a customer who sends forty threats in a minute makes one notice listing forty messages, not
-forty notices), and marks them notified. Leads acknowledge them in the console (``/escalations``),
+forty notices), and marks them notified. While a customer's notice waits for a lead, further
+escalations of no higher priority are gathered into a follow-up at most once an hour
+(``FOLLOW_UP``); a higher priority goes out at once. Leads acknowledge them in the console (``/escalations``),
 which lists them whether or not anybody could be mailed.
 
 A notice carries no message text: it names the customer, the rules, the categories and when, and
@@ -40,6 +42,9 @@ log = logging.getLogger(__name__)
 
 #: a notice the server refused for good is tried again after this long
 RETRY_REFUSED = timedelta(hours=1)
+#: while a customer's last notice waits for a lead, more escalations of no higher priority are
+#: gathered into a follow-up at most this often (a flood of threats is not a notice every round)
+FOLLOW_UP = timedelta(hours=1)
 #: the role pending-hold reminders go to
 REMINDER_ROLE = "leads"
 #: at most this many messages are listed in one notice (the console lists them all)
@@ -101,12 +106,24 @@ class LeadNotifier:
         by_customer: dict[str, list[Any]] = {}
         for esc in store.open():
             by_customer.setdefault(esc.customer, []).append(esc)
+        if not by_customer:
+            return 0
+        told: dict[str, tuple[datetime, int]] = {}  # customer -> (last notified, highest priority) unacknowledged
+        for esc in store.list(state="notified"):
+            if esc.customer in by_customer and esc.notified_at is not None:
+                last, rank = told.get(esc.customer, (esc.notified_at, -1))
+                told[esc.customer] = (max(last, esc.notified_at), max(rank, _PRIORITY.get(esc.priority, 0)))
+        now = self.clock()
         sent = 0
         for customer, escalations in by_customer.items():
             roles = [r for e in escalations for r in e.recipients]
             to = self.addresses(roles)
             if not to:
                 continue
+            if customer in told:
+                last, rank = told[customer]
+                if now - last < FOLLOW_UP and max(_PRIORITY.get(e.priority, 0) for e in escalations) <= rank:
+                    continue  # gathered into the next follow-up
             key = "notice:escalation:" + ",".join(str(e.id) for e in escalations)
             prior = self._record(key)
             repeat = False
@@ -116,7 +133,7 @@ class LeadNotifier:
             if prior is not None and prior["state"] == "sending":
                 repeat = True  # interrupted: at least once, so again, and saying so
             elif prior is not None and prior["state"] == "failed":
-                if self.clock() - _parse(prior["created_at"]) < RETRY_REFUSED:
+                if now - _parse(prior["created_at"]) < RETRY_REFUSED:
                     continue
             msg = self._escalation_notice(customer, escalations, to, key, repeat=repeat)
             if await self._deliver(key, msg, to):
@@ -259,4 +276,4 @@ def _duration(d: timedelta) -> str:
     return f"{int(d.total_seconds() // 60)} minutes"
 
 
-__all__ = ["LeadNotifier", "RETRY_REFUSED"]
+__all__ = ["FOLLOW_UP", "LeadNotifier", "RETRY_REFUSED"]

@@ -14,7 +14,7 @@ from gateway.config import SmtpConfig, parse_config
 from gateway.effects import EscalationStore
 from gateway.holds import HoldStore
 from gateway.jobs import Jobs
-from gateway.mail.notify import RETRY_REFUSED, LeadNotifier
+from gateway.mail.notify import FOLLOW_UP, RETRY_REFUSED, LeadNotifier
 from gateway.mail.smtp import SmtpClient
 from gateway.store.db import Database
 
@@ -87,6 +87,39 @@ def test_one_notice_per_customer_to_the_roles_addresses(smtpd, db: Database) -> 
     # a second round has nothing new to say
     assert asyncio.run(notifier.notify_escalations()) == 0
     assert len(handler.messages) == 2
+
+
+def test_a_flood_while_the_notice_waits_makes_one_follow_up_an_hour_and_a_higher_priority_goes_at_once(
+        smtpd, db: Database) -> None:
+    handler, port = smtpd
+    clock = Clock()
+    notifier = notifier_for(db, port, clock)
+    escalate(db, "<m0@x>", "ann@example.org")
+    assert asyncio.run(notifier.notify_escalations()) == 1
+    later = []
+    for minute in range(1, 40):  # a threat a minute while nobody has acknowledged the first notice
+        clock.now = T0 + timedelta(minutes=minute)
+        later.append(escalate(db, f"<m{minute}@x>", "ann@example.org"))
+        asyncio.run(notifier.notify_escalations())
+    assert len(handler.messages) == 1
+    assert {EscalationStore(db).get(i).state for i in later} == {"open"}
+    clock.now = T0 + timedelta(minutes=40)
+    urgent = escalate(db, "<u1@x>", "ann@example.org", to=("leads", "legal"), priority="urgent")
+    assert asyncio.run(notifier.notify_escalations()) == 1  # a higher priority: at once, with the gathered ones
+    assert handler.messages[-1]["Subject"] == "[urgent] Escalation: threat from ann@example.org (40 messages)"
+    assert EscalationStore(db).get(urgent).state == "notified"
+    clock.now = T0 + timedelta(minutes=41)
+    escalate(db, "<m41@x>", "ann@example.org")
+    assert asyncio.run(notifier.notify_escalations()) == 0
+    clock.now = T0 + timedelta(minutes=40) + FOLLOW_UP
+    assert asyncio.run(notifier.notify_escalations()) == 1  # the hourly follow-up
+    assert len(handler.messages) == 3
+    # once a lead acknowledges, the next escalation is mailed at once again
+    for esc in EscalationStore(db).list(state="notified"):
+        EscalationStore(db).acknowledge(esc.id, "kim", "talked to the customer")
+    clock.now += timedelta(minutes=1)
+    escalate(db, "<m99@x>", "ann@example.org")
+    assert asyncio.run(notifier.notify_escalations()) == 1
 
 
 def test_roles_without_addresses_stay_open_for_the_console(smtpd, db: Database) -> None:
