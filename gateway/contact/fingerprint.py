@@ -31,6 +31,7 @@ import numpy as np
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
 _TOKEN = re.compile(rf"[{_CJK}]|(?:(?![{_CJK}])[^\W_])+")
 _HAS_CJK = re.compile(rf"[{_CJK}]")
+_NOT_CJK = re.compile(rf"[^{_CJK}]+")
 _WORD = re.compile(r"[^\W_]+")
 _QUOTED = re.compile(r"^\s*>")
 
@@ -41,9 +42,21 @@ def core_span(text: str, ignore_lines: Sequence[re.Pattern[str]] = ()) -> tuple[
 
     Falls back to the whole stripped text when every line would be dropped, so a message that
     is only "Hello!" still compares as itself."""
+    raw_lines = text.splitlines(keepends=True)
+    if len(raw_lines) <= 1:
+        # One line (most mail) or none: kept, it spans the stripped text (its line break is
+        # whitespace too); dropped (blank, quoted, a greeting or sign-off), the fall-back below
+        # gives the stripped text as well. So no line needs checking: ``_core_span_lines``.
+        start = len(text) - len(text.lstrip())
+        return start, start + len(text.strip())
+    return _core_span_lines(text, raw_lines, ignore_lines)
+
+
+def _core_span_lines(text: str, raw_lines: list[str], ignore_lines: Sequence[re.Pattern[str]]) -> tuple[int, int]:
+    """``core_span`` of ``text``, whose ``splitlines(keepends=True)`` is ``raw_lines``, line by line."""
     lines: list[tuple[int, int]] = []
     pos = 0
-    for raw in text.splitlines(keepends=True):
+    for raw in raw_lines:
         body = raw.rstrip("\r\n")
         stripped = body.strip()
         if stripped:
@@ -115,9 +128,12 @@ def is_cjk(text: str) -> bool:
     if text.isascii():  # (no Japanese character is ASCII: no scan needed)
         return False
     sample = text[:400]
-    if not sample or not _HAS_CJK.search(sample):
+    # ``len(_HAS_CJK.findall(sample))``: the sample without its other characters, measured (one
+    # string made instead of one per Japanese character); none at all is ``_HAS_CJK.search`` failing.
+    count = len("".join(_NOT_CJK.split(sample)))
+    if not count:
         return False
-    return len(_HAS_CJK.findall(sample)) * 3 >= len(sample.replace(" ", ""))
+    return count * 3 >= len(sample.replace(" ", ""))
 
 
 def comparable(text: str, ignore_lines: Sequence[re.Pattern[str]] = ()) -> str:
@@ -172,6 +188,41 @@ class Comparable(NamedTuple):
             # ``__new__`` makes it, without that Python-level call)
             return _tuple_new(cls, (joined, False, " ".join(sorted(joined.split()))))
         return cls.of(joined.replace(" ", ""))
+
+
+def comparable_tokens(core: str) -> tuple[Comparable, list[str]]:
+    """``(Comparable.of_core(core), tokens(its text))`` with the words found once: the text is
+    its words joined by spaces, so splitting it again (for the sorted words, and for the tokens)
+    gives those same words; a Japanese text (spaces dropped) is cut by ``_cjk_tokens``."""
+    low = unicodedata.normalize("NFKC", core).lower()
+    if low.isascii():  # (``_joined_words``' byte translation, its words kept)
+        words = low.encode("ascii").translate(_ASCII_SEPARATORS).decode("ascii").split()
+    else:
+        words = _WORD.findall(low)
+    joined = " ".join(words)
+    if joined.isascii():
+        return _tuple_new(Comparable, (joined, False, " ".join(sorted(words)))), words
+    if not is_cjk(joined):
+        # (``tokens(joined)``: the words themselves unless some character is Japanese)
+        toks = _TOKEN.findall(joined) if _HAS_CJK.search(joined) else words
+        return _tuple_new(Comparable, (joined, False, " ".join(sorted(words)))), toks
+    prepared = Comparable.of(joined.replace(" ", ""))
+    return prepared, _cjk_tokens(prepared.text)
+
+
+def _cjk_tokens(text: str) -> list[str]:
+    """``tokens(text)`` of a text made of letters and digits only (``_WORD``'s characters, as a
+    Japanese comparable text is: its words with the spaces dropped): each Japanese character a
+    token, each run of other letters and digits one. In such a text those runs are exactly the
+    runs of ``_NOT_CJK`` (a plain character class: no per-character look-ahead), so the
+    characters are listed and each run put back as one token, the last first (the earlier
+    positions stay where they were)."""
+    if not _HAS_CJK.search(text):
+        return text.split()
+    toks = list(text)
+    for start, end in reversed([m.span() for m in _NOT_CJK.finditer(text)]):
+        toks[start:end] = [text[start:end]]
+    return toks
 
 
 def content_hash(comparable_text: str) -> str:
@@ -311,9 +362,10 @@ class MinHasher:
             cache[token] = mixed
         return mixed
 
-    def _mix_new(self, tokens: list[str]) -> None:
+    def _mix_new(self, tokens: list[str]) -> dict[str, bytes]:
         """``_mixed`` of each of ``tokens`` (none cached yet, and room for all: nothing is
-        evicted), with the per-position mixing vectorized over all of them: the same bytes."""
+        evicted), with the per-position mixing vectorized over all of them: the same bytes.
+        Returns them (now cached too) by token."""
         token_cache = self._token_cache
         hashes = np.frombuffer(b"".join(map(_DIGEST8, map(_BLAKE2B_8, map(_UTF8, tokens)))), dtype="<u8").astype(np.uint64)
         if len(token_cache) + len(tokens) <= TOKEN_CACHE:  # as ``_token_hash`` keeps them: while there is room
@@ -324,7 +376,9 @@ class MinHasher:
         mixed = np.empty((len(tokens), self.shingle), dtype=np.uint64)
         for j in range(self.shingle):
             mixed[:, j] = _mix64(hashes * np.uint64(2 * j + 1))
-        self._mixed_cache.update(zip(tokens, map(bytes, mixed)))
+        fresh = dict(zip(tokens, map(bytes, mixed)))
+        self._mixed_cache.update(fresh)
+        return fresh
 
     # -- signatures -----------------------------------------------------------------------------
     def bands_for(self, comparable_text: str) -> np.ndarray | None:
@@ -344,10 +398,13 @@ class MinHasher:
         cache[comparable_text] = keys
         return keys
 
-    def bands_for_texts(self, comparable_texts: Sequence[str]) -> list[np.ndarray | None]:
+    def bands_for_texts(self, comparable_texts: Sequence[str],
+                        token_lists: Sequence[list[str]] | None = None) -> list[np.ndarray | None]:
         """:meth:`bands_for` of each text (the same keys, and the same cache), computed for the
         whole batch in one vectorized pass: a text costs about as many numpy calls as a batch
-        of a hundred, so a batch of messages (one IMAP fetch) is fingerprinted at once."""
+        of a hundred, so a batch of messages (one IMAP fetch) is fingerprinted at once.
+        ``token_lists``: ``tokens(text)`` of each text, when the caller has them already
+        (``comparable_tokens``); read, never changed."""
         cache = self._bands_cache
         out: list[np.ndarray | None] = [None] * len(comparable_texts)
         todo: dict[str, list[int]] = {}
@@ -358,17 +415,18 @@ class MinHasher:
                 todo.setdefault(text, []).append(i)
         k = self.shingle
         batch: list[tuple[str, list[str]]] = []
-        for text in todo:
-            toks = tokens(text)
+        for text, where in todo.items():
+            toks = tokens(text) if token_lists is None else token_lists[where[0]]
             if len(toks) >= k:
                 batch.append((text, toks))
             else:  # no words (None) or fewer than a shingle: the one-text path
                 keys = self.bands_for(text)
-                for i in todo[text]:
+                for i in where:
                     out[i] = keys
         if not batch:
             return out
-        flat = list(chain.from_iterable([toks for _, toks in batch]))
+        token_runs = [toks for _, toks in batch]
+        flat = list(chain.from_iterable(token_runs))
         mixed_cache = self._mixed_cache
         # Each token's mixed bytes in one pass of look-ups; only when some are missing (None)
         # are those found and mixed, all at once while the cache has room for them.
@@ -376,12 +434,13 @@ class MinHasher:
         if None in parts:
             missing = list(dict.fromkeys(compress(flat, map(not_, parts))))  # in order of first use
             if len(mixed_cache) + len(missing) <= TOKEN_CACHE:  # nothing evicted: every token stays cached
-                self._mix_new(missing)
-                parts = list(map(mixed_cache.__getitem__, flat))
+                # (``list(map(mixed_cache.__getitem__, flat))``: the new tokens looked up in
+                # the small dict of them, the others keep the bytes found above)
+                parts = list(map(self._mix_new(missing).get, flat, parts))
             else:
                 parts = [p or self._mixed(t) for t, p in zip(flat, parts)]
         mixed_bytes = b"".join(parts)
-        counts = np.fromiter((len(toks) for _, toks in batch), dtype=np.int64, count=len(batch))
+        counts = np.array(list(map(len, token_runs)), dtype=np.int64)  # (each text's tokens, counted in C)
         total = int(counts.sum())
         mixed = np.frombuffer(mixed_bytes, dtype=np.uint64).reshape(total, k)
         # Shingles of the concatenation; keep those whose k tokens lie in one text.
@@ -412,10 +471,16 @@ class MinHasher:
         # Read-only once for all: each text's row is then a read-only view (as if each were
         # marked one by one).
         keys_all.flags.writeable = False
-        for (text, _), keys in zip(batch, keys_all):
-            if len(cache) >= BANDS_CACHE:
-                del cache[next(iter(cache))]  # the oldest entry
-            cache[text] = keys
+        rows = list(keys_all)
+        # Each text cached in turn, the oldest entry dropped whenever the cache is full: as the
+        # texts are new to it, that keeps the newest ``BANDS_CACHE`` of its entries followed by
+        # the texts, so they are added at once and then that many of the oldest dropped.
+        cache.update(zip([text for text, _ in batch], rows))
+        over = len(cache) - BANDS_CACHE
+        if over > 0:
+            for old in list(islice(cache, over)):
+                del cache[old]
+        for (text, _), keys in zip(batch, rows):
             for i in todo[text]:
                 out[i] = keys
         return out
