@@ -28,6 +28,7 @@ from gateway.contact.fingerprint import (
     MinHasher,
     band_bytes,
     comparable,
+    comparable_tokens,
     content_hash,
     core_span,
 )
@@ -118,6 +119,7 @@ class ContactTracker:
         # and among the indexed, as when each was a ``_Prepared`` replaced in turn)
         base: dict[str, tuple[str, tuple[int, int], Comparable]] = {}
         eligible: list[tuple[str, str]] = []  # (message id, comparable text) to fingerprint
+        eligible_tokens: list[list[str]] = []  # ``tokens`` of each of those texts
         cfg = self.settings.campaigns
         batch = list(messages)
         ignore = self.settings.ignore_lines
@@ -125,25 +127,30 @@ class ContactTracker:
         for message in batch:
             text = message.text
             span = core_span(text, ignore)
-            comp = Comparable.of_core(text[span[0] : span[1]])
+            # (``Comparable.of_core``, with the tokens ``bands_for_texts`` would find again)
+            comp, toks = comparable_tokens(text[span[0] : span[1]])
             base[message.id] = (text, span, comp)
             if enabled and len(comp.text) >= (min_ja if comp.cjk else min_chars):  # (``cfg.eligible``)
                 eligible.append((message.id, comp.text))
-        keys = self.hasher.bands_for_texts([text for _, text in eligible])
+                eligible_tokens.append(toks)
+        keys = self.hasher.bands_for_texts([text for _, text in eligible], eligible_tokens)
         indexed = [(message_id, k) for (message_id, _), k in zip(eligible, keys) if k is not None]
         with_keys: dict[str, _Prepared] = {}
         if indexed:
             # For the whole batch at once: the stored band bytes, and (when the campaign check
             # runs) the index's look-up, ranked.
-            matrix = np.stack([k for _, k in indexed])
+            # (``np.stack`` of the keys: every one is ``uint32[bands]``, so joined end to end and
+            # cut into rows, without ``stack``'s Python-level view per array)
+            matrix = np.concatenate([k for _, k in indexed]).reshape(len(indexed), -1)
             blob = matrix.astype("<u4").tobytes()
             width = matrix.shape[1] * 4
             lookup = self.index.lookup_batch(matrix, cfg.max_candidates) if cfg.enabled else None
             for i, (message_id, k) in enumerate(indexed):
                 text, span, comp = base[message_id]
-                with_keys[message_id] = _Prepared(text, span, comp, k, blob[i * width : (i + 1) * width], lookup, i)
-        # (Those without keys as plain ``_Prepared(text, span, comparable, None)``: the tuple
-        # made directly, without the named tuple's ``__new__`` and its defaults.)
+                with_keys[message_id] = _tuple_new(_Prepared, (text, span, comp, k, blob[i * width : (i + 1) * width], lookup, i))
+        # (Each ``_Prepared(...)`` above, and those without keys as plain ``_Prepared(text, span,
+        # comparable, None)``: the tuple made directly, without the named tuple's ``__new__`` and
+        # its defaults.)
         self._prepared = {message_id: with_keys.get(message_id) or _tuple_new(_Prepared, (*b, None, None, None, -1))
                           for message_id, b in base.items()}
         preload = getattr(self.store, "preload", None)
