@@ -312,9 +312,11 @@ class CampaignIndex:
         which, buf_seqs = self._buffer_hits(needles)
         rows = np.concatenate((main_rows, by_key[which] // bands)).astype(np.int64)
         seqs = np.concatenate((main_seqs, buf_seqs)).astype(np.int64)
-        ranked_seqs: list[list[int] | None] = [[] for _ in range(n)]
-        ranked_keys: list[list[int]] = [[] for _ in range(n)]
-        if len(rows):
+        ranked_seqs: list[list[int] | None]
+        ranked_keys: list[list[int]]
+        if not len(rows):
+            ranked_seqs, ranked_keys = [[] for _ in range(n)], [[] for _ in range(n)]
+        else:
             # Count each (row, seq) pair, then within each row: most shared bands, then newest.
             pairs, counts = np.unique(rows << 32 | seqs, return_counts=True)
             # sorted as one number: row, then bands not shared, then the sequence number reversed
@@ -327,9 +329,9 @@ class CampaignIndex:
             rows, seqs, counts = rows[top], seqs[top], counts[top]
             bounds = np.searchsorted(rows, np.arange(n + 1)).tolist()
             seq_list, key_list = seqs.tolist(), (counts << 32 | seqs).tolist()
-            for r, (a, b) in enumerate(pairwise(bounds)):
-                if b > a:
-                    ranked_seqs[r], ranked_keys[r] = seq_list[a:b], key_list[a:b]
+            # Each row's run of them (an empty list for a row without candidates).
+            ranked_seqs = [seq_list[a:b] for a, b in pairwise(bounds)]
+            ranked_keys = [key_list[a:b] for a, b in pairwise(bounds)]
         for r in np.flatnonzero(slow).tolist():
             ranked_seqs[r] = None
         return BatchLookup(self.generation, self._adds, limit, ranked_seqs, ranked_keys,
@@ -484,10 +486,14 @@ def _shared_rows(ordered: np.ndarray, rows: np.ndarray, n: int) -> dict[int, lis
     a, b = rows[this], rows[other]
     distinct = a != b
     pairs, counts = np.unique(a[distinct] * n + b[distinct], return_counts=True)
-    shared: dict[int, list[tuple[int, int]]] = {}
-    for pair, count in zip(pairs.tolist(), counts.tolist()):
-        shared.setdefault(pair // n, []).append((pair % n, count << 32))
-    return shared
+    # ``shared.setdefault(pair // n, []).append((pair % n, count << 32))`` for each pair in
+    # order: the pairs are sorted, so each row's are one run of them, cut out of one list.
+    if not len(pairs):
+        return {}
+    items = list(zip((pairs % n).tolist(), (counts.astype(np.int64) << 32).tolist()))
+    first = pairs // n
+    starts = (np.flatnonzero(first[1:] != first[:-1]) + 1).tolist()
+    return {row: items[lo:hi] for row, lo, hi in zip(first[[0, *starts]].tolist(), [0, *starts], [*starts, len(items)])}
 
 
 def _bit_of(keys: np.ndarray) -> np.ndarray:
