@@ -3,8 +3,11 @@ proposed hold citing them, and a pending reply draft. Shared by the console's un
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+
+import pytest
 
 from gateway.config import parse_config
 from gateway.drafts import DraftStore
@@ -79,3 +82,41 @@ def seed(db: Database) -> Seeded:
         rule="first_abuse_warning", now=T0 + timedelta(hours=5),
     )
     return Seeded(hold.id, draft.id, abusive.id)
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of a console page's forms."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "page has no CSRF field"
+    return match.group(1)
+
+
+def login(client, user: str, password: str) -> str:  # type: ignore[no-untyped-def]
+    """Log ``client`` (a Starlette TestClient) in with a password; returns a CSRF token for the
+    session's forms."""
+    token = csrf_of(client.get("/login").text)
+    r = client.post("/login", data={"csrf_token": token, "username": user, "password": password},
+                    follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return csrf_of(client.get("/drafts").text)
+
+
+# -- fixtures for the console's tests (imported by name into each module, as pytest finds them) --
+
+@pytest.fixture
+def db(tmp_path):  # type: ignore[no-untyped-def]
+    database = Database.open(tmp_path / "console.db")
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def seeded(db):  # type: ignore[no-untyped-def]
+    return seed(db)
+
+
+@pytest.fixture
+def app(db, seeded):  # type: ignore[no-untyped-def]
+    from gateway.web.app import create_app
+
+    return create_app(console_config(), db)

@@ -13,43 +13,15 @@ from gateway.audit import AuditLog
 from gateway.drafts import DraftStore
 from gateway.errors import ConfigError
 from gateway.holds import HoldStore
-from gateway.store.db import Database
 from gateway.web.app import create_app
 from gateway.web.evidence import label_for
-from tests.web_seed import AGENT_PASSWORD, INSULT, LEAD_PASSWORD, LEAD_TOKEN, console_config, seed
+from tests.web_seed import app, db, seeded  # noqa: F401 (fixtures, found by name)
+from tests.web_seed import AGENT_PASSWORD, INSULT, LEAD_PASSWORD, LEAD_TOKEN, console_config, csrf_of, login
 
 HTML = {"accept": "text/html"}
 
 
-@pytest.fixture
-def db(tmp_path):
-    database = Database.open(tmp_path / "console.db")
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def seeded(db):
-    return seed(db)
-
-
-@pytest.fixture
-def app(db, seeded):
-    return create_app(console_config(), db)
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "page has no CSRF field"
-    return match.group(1)
-
-
-def login(client: TestClient, user: str, password: str) -> str:
-    token = _csrf(client.get("/login").text)
-    r = client.post("/login", data={"csrf_token": token, "username": user, "password": password},
-                    follow_redirects=False)
-    assert r.status_code == 303, r.text
-    return _csrf(client.get("/drafts").text)
+_csrf = csrf_of
 
 
 def _without_masked(html: str) -> str:

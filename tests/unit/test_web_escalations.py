@@ -6,46 +6,16 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
 from starlette.testclient import TestClient
 
 from gateway.audit import AuditLog
 from gateway.effects import EscalationStore
 from gateway.store.db import Database
-from gateway.web.app import create_app
-from tests.web_seed import AGENT_PASSWORD, CUSTOMER, INSULT, LEAD_PASSWORD, T0, console_config, seed
+from tests.web_seed import app, db, seeded  # noqa: F401 (fixtures, found by name)
+from tests.web_seed import AGENT_PASSWORD, CUSTOMER, INSULT, LEAD_PASSWORD, T0, csrf_of, login
 
+_csrf = csrf_of
 HTML = {"accept": "text/html"}
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = Database.open(tmp_path / "console.db")
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def seeded(db):
-    return seed(db)
-
-
-@pytest.fixture
-def app(db, seeded):
-    return create_app(console_config(), db)
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "page has no CSRF field"
-    return match.group(1)
-
-
-def login(client: TestClient, user: str, password: str) -> None:
-    token = _csrf(client.get("/login").text)
-    r = client.post("/login", data={"csrf_token": token, "username": user, "password": password},
-                    follow_redirects=False)
-    assert r.status_code == 303, r.text
 
 
 def escalate(db: Database, message_id: str, customer: str, priority: str, minutes: int = 0) -> int:
