@@ -228,3 +228,36 @@ def test_agent_disputes_a_wrong_tag_from_the_customer_page(browser, console):
         assert [e.action for e in AuditLog(db).entries()][-1] == "message.dispute"
     finally:
         db.close()
+
+
+def test_lead_acknowledges_a_customers_escalations_from_the_menu(browser, console):
+    from datetime import timedelta
+
+    from gateway.effects import EscalationStore
+
+    db = console.store()
+    try:
+        ids = [EscalationStore(db).create(console.seeded.abusive_id, "angry@example.com", ["leads"], "high",
+                                          ["threat.intimidation"], ["threat"], now=T0 + timedelta(minutes=m))
+               for m in (0, 5)]
+    finally:
+        db.close()
+    page = _login(browser, console, "kim", LEAD_PASSWORD)
+    page.get_by_role("link", name="Escalations").click()
+    page.wait_for_load_state()
+    card = page.locator("section[aria-label='Escalations for angry@example.com']")
+    assert "2 messages" in card.inner_text() and "Not mailed to anybody (2)" in card.inner_text()
+    assert not card.locator("details.ev mark").first.is_visible()  # the words are masked
+    card.locator("input[name=reason]").fill("called the customer; legal informed")
+    card.get_by_role("button", name="Acknowledge 2").click()
+    page.wait_for_load_state()
+    assert "2 escalations acknowledged." in page.inner_text("main")
+    assert "No escalations are waiting" in page.inner_text("main")
+
+    db = console.store()
+    try:
+        store = EscalationStore(db)
+        assert [(store.get(i).state, store.get(i).acknowledged_by) for i in ids] == [("acknowledged", "kim")] * 2
+        assert AuditLog(db).verify().ok
+    finally:
+        db.close()
