@@ -204,6 +204,8 @@ class Daemon:
         self.jobs.reminder_after = settings.holds.remind_after
         roles = [t for rule in settings.rules for a in rule.then if a.type == "escalate" for t in a.params.get("to", ())]
         notifier = self.jobs.notifier
+        if notifier is not None:
+            notifier.remind_after = settings.holds.remind_after  # (the digest's period)
         unmailed = notifier.unmailed_roles(roles) if notifier is not None else list(dict.fromkeys(roles))
         if unmailed:
             log.warning("escalations are not mailed to anybody for some roles: they are listed in the console "

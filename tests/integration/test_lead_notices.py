@@ -278,3 +278,25 @@ def test_run_once_mails_a_threat_to_leads_and_legal(tmp_path: Path, smtpd) -> No
         assert esc.customer == "rex@example.org" and esc.state == "notified"
     finally:
         db.close()
+
+
+def test_the_daemon_takes_the_reminder_period_from_the_policy_and_warns_of_unmailed_roles(db: Database, caplog) -> None:
+    import dataclasses
+    import logging
+    from types import SimpleNamespace
+
+    from gateway.config import Config
+    from gateway.daemon import Daemon
+    from gateway.policy import Policy
+
+    policy = Policy.load()
+    settings = dataclasses.replace(policy.settings, holds=dataclasses.replace(policy.settings.holds,
+                                                                              remind_after=timedelta(hours=6)))
+    daemon = Daemon(Config())
+    notifier = notifier_for(db, 1, Clock(), notify={"leads": ("kim@example.com",)})
+    daemon.jobs = Jobs(db, notifier=notifier)
+    with caplog.at_level(logging.WARNING, logger="gateway.daemon"):
+        daemon._policy_known(SimpleNamespace(policy=SimpleNamespace(settings=settings)))
+    assert daemon.jobs.reminder_after == notifier.remind_after == timedelta(hours=6)
+    [record] = [r for r in caplog.records if "not mailed to anybody" in r.getMessage()]
+    assert record.reason == "no address for legal"  # the shipped policy escalates to leads and legal
