@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "customers",
     "holds",
     "drafts",
+    "escalations",
     "audit",
     "case",
     "disputes",
