@@ -148,6 +148,7 @@ def format_summary(summary: RunSummary, *, db_path: Path | None = None, console:
     steps = [
         (f"harassment-gateway holds list{db}", "the holds; `holds show ID` gives the evidence, a lead approves or rejects"),
         (f"harassment-gateway drafts list{db}", "the reply drafts; `drafts show ID`, then approve or discard"),
+        (f"harassment-gateway escalations list{db}", "threats escalated to leads; `escalations ack ID --reason ...`"),
         ("harassment-gateway run", f"keep running, with the console on http://{console}"),
     ]
     width = max(len(cmd) for cmd, _ in steps)

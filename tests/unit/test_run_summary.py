@@ -43,6 +43,7 @@ def test_next_steps_name_the_store_when_it_is_not_the_default(db, tmp_path, monk
     summary = read_summary(db, datetime.now(timezone.utc))
     elsewhere = format_summary(summary, db_path=tmp_path / "gw.db", console="127.0.0.1:9090")
     assert f"harassment-gateway holds list --db {tmp_path / 'gw.db'}" in elsewhere
+    assert f"harassment-gateway escalations list --db {tmp_path / 'gw.db'}" in elsewhere
     assert "http://127.0.0.1:9090" in elsewhere
     default = format_summary(summary, db_path=Path("gateway.db"))
     assert "--db" not in default and "harassment-gateway drafts list " in default
