@@ -30,7 +30,8 @@ from gateway.resources import rules_dir
 
 _MODE_RANK = {"propose": 0, "apply": 1}
 _SCOPE_RANK = {"thread": 0, "customer": 1, "all_channels": 2}
-_PRIORITY_RANK = {"normal": 0, "high": 1, "urgent": 2}
+#: escalation priorities, lowest first (``escalate: {priority: ...}``)
+PRIORITY_RANK = {"normal": 0, "high": 1, "urgent": 2}
 
 
 class Policy:
@@ -157,7 +158,7 @@ class Policy:
                                     "rules": [rule.name], "categories": list(cats)}
                     else:
                         escalate["to"] += [t for t in spec.params["to"] if t not in escalate["to"]]
-                        if _PRIORITY_RANK[spec.params["priority"]] > _PRIORITY_RANK[escalate["priority"]]:
+                        if PRIORITY_RANK[spec.params["priority"]] > PRIORITY_RANK[escalate["priority"]]:
                             escalate["priority"] = spec.params["priority"]
                         escalate["rules"].append(rule.name)
                         escalate["categories"] += [c for c in cats if c not in escalate["categories"]]

@@ -398,13 +398,14 @@ def _escalations(request: Request) -> Any:
 ESCALATION_MESSAGES = 3
 #: acknowledged escalations listed under the open ones
 ESCALATIONS_RECENT = 20
-_PRIORITY_ORDER = {"urgent": 0, "high": 1, "normal": 2}
 
 
 @page("holds")
 def escalations_page(request: Request, user: Principal, form: FormData | None) -> Response:
     """Escalations nobody has acknowledged yet, one card per customer (most urgent first), and
     the latest acknowledged ones."""
+    from gateway.policy.engine import PRIORITY_RANK
+
     store = _escalations(request)
     now = _state(request).clock()
     by_customer: dict[str, list[Any]] = {}
@@ -413,7 +414,7 @@ def escalations_page(request: Request, user: Principal, form: FormData | None) -
     groups = []
     for customer, items in by_customer.items():
         items.sort(key=lambda e: e.id)
-        priority = min((e.priority for e in items), key=lambda p: _PRIORITY_ORDER.get(p, 3))
+        priority = max((e.priority for e in items), key=lambda p: PRIORITY_RANK.get(p, -1))
         groups.append({
             "customer": customer, "escalations": items, "priority": priority,
             "categories": sorted({c for e in items for c in e.categories}),
@@ -424,7 +425,7 @@ def escalations_page(request: Request, user: Principal, form: FormData | None) -
             "messages": [_message_view(request, e.message_id) for e in items[-ESCALATION_MESSAGES:]],
             "ids": ",".join(str(e.id) for e in items),
         })
-    groups.sort(key=lambda g: (_PRIORITY_ORDER.get(g["priority"], 3), g["escalations"][0].id))
+    groups.sort(key=lambda g: (-PRIORITY_RANK.get(g["priority"], -1), g["escalations"][0].id))  # most urgent first
     done = store.list(state="acknowledged")[-ESCALATIONS_RECENT:][::-1]
     return render(request, "escalations.html", user, section="escalations", groups=groups, done=done)
 
