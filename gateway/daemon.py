@@ -184,14 +184,14 @@ class Daemon:
         return sources
 
     def _build_notifier(self, db: Database) -> Any:
-        """Who is told of escalations and waiting holds: a ``LeadNotifier`` on the outbox's SMTP
-        client, or None without SMTP (then the console and the log are all there is)."""
+        """Who is told of escalations and waiting holds: a ``LeadNotifier`` on the replies' outbox
+        (its SMTP client and table), or None without SMTP (then the console and the log are all there is)."""
         if self.outbox is None:
             return None
         from gateway.mail.notify import LeadNotifier
 
         console = self.config.console
-        return LeadNotifier(db, self.config.smtp, self.outbox.client,
+        return LeadNotifier(db, self.config.smtp, self.outbox,
                             console_url=console.url or f"http://{console.listen}")
 
     def _policy_known(self, pipeline: Any) -> None:

@@ -25,7 +25,6 @@ role as one digest, at most once per ``remind_after``.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
@@ -34,8 +33,12 @@ from email.utils import format_datetime, parseaddr
 from typing import Any
 from urllib.parse import quote
 
+from gateway.audit import iso, parse_iso
 from gateway.config import SmtpConfig
+from gateway.effects import EscalationStore, human_duration
 from gateway.errors import DeliveryError
+from gateway.mail.smtp import Outbox, message_id_for
+from gateway.policy.engine import PRIORITY_RANK
 from gateway.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -56,26 +59,19 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _iso(t: datetime) -> str:
-    return t.astimezone(timezone.utc).isoformat()
-
-
 class LeadNotifier:
     """Mails escalations and pending-hold reminders to the addresses ``smtp.notify`` gives each role."""
 
-    def __init__(self, db: Database, cfg: SmtpConfig, client: Any, *, console_url: str = "",
-                 remind_after: timedelta = timedelta(hours=24), clock: Callable[[], datetime] = _utcnow,
-                 metrics: Any = None) -> None:
-        from gateway.mail.smtp import Outbox  # noqa: F401  (the ``outbox`` table's schema)
-
+    def __init__(self, db: Database, cfg: SmtpConfig, outbox: Outbox, *, console_url: str = "",
+                 remind_after: timedelta = timedelta(hours=24), clock: Callable[[], datetime] = _utcnow) -> None:
+        """``outbox``: the replies' outbox, whose SMTP client and ``outbox`` table the notices use."""
         self.db = db
         db.migrate()
         self.cfg = cfg
-        self.client = client
+        self.outbox = outbox
         self.console_url = console_url.rstrip("/")
         self.remind_after = remind_after
         self.clock = clock
-        self.metrics = metrics
 
     # -- who ---------------------------------------------------------------------------------------
     def addresses(self, roles: Iterable[str]) -> list[str]:
@@ -100,8 +96,6 @@ class LeadNotifier:
         """Mail every customer's open escalations, one notice per customer; returns how many
         notices went out. Escalations whose roles have no address stay open (the console lists
         them)."""
-        from gateway.effects import EscalationStore
-
         store = EscalationStore(self.db)
         by_customer: dict[str, list[Any]] = {}
         for esc in store.open():
@@ -112,7 +106,7 @@ class LeadNotifier:
         for esc in store.list(state="notified"):
             if esc.customer in by_customer and esc.notified_at is not None:
                 last, rank = told.get(esc.customer, (esc.notified_at, -1))
-                told[esc.customer] = (max(last, esc.notified_at), max(rank, _PRIORITY.get(esc.priority, 0)))
+                told[esc.customer] = (max(last, esc.notified_at), max(rank, PRIORITY_RANK.get(esc.priority, 0)))
         now = self.clock()
         sent = 0
         for customer, escalations in by_customer.items():
@@ -122,10 +116,10 @@ class LeadNotifier:
                 continue
             if customer in told:
                 last, rank = told[customer]
-                if now - last < FOLLOW_UP and max(_PRIORITY.get(e.priority, 0) for e in escalations) <= rank:
+                if now - last < FOLLOW_UP and max(PRIORITY_RANK.get(e.priority, 0) for e in escalations) <= rank:
                     continue  # gathered into the next follow-up
             key = "notice:escalation:" + ",".join(str(e.id) for e in escalations)
-            prior = self._record(key)
+            prior = self.outbox.record(key)
             repeat = False
             if prior is not None and prior["state"] == "sent":  # the crash came after the server took it
                 self._mark_notified(store, escalations, prior["to_address"])
@@ -133,7 +127,7 @@ class LeadNotifier:
             if prior is not None and prior["state"] == "sending":
                 repeat = True  # interrupted: at least once, so again, and saying so
             elif prior is not None and prior["state"] == "failed":
-                if now - _parse(prior["created_at"]) < RETRY_REFUSED:
+                if now - parse_iso(prior["created_at"]) < RETRY_REFUSED:  # type: ignore[operator]
                     continue
             msg = self._escalation_notice(customer, escalations, to, key, repeat=repeat)
             if await self._deliver(key, msg, to):
@@ -147,7 +141,7 @@ class LeadNotifier:
 
     def _escalation_notice(self, customer: str, escalations: Sequence[Any], to: list[str], key: str, *,
                            repeat: bool) -> EmailMessage:
-        priority = max((e.priority for e in escalations), key=lambda p: _PRIORITY.get(p, 0))
+        priority = max((e.priority for e in escalations), key=lambda p: PRIORITY_RANK.get(p, 0))
         categories = sorted({c for e in escalations for c in e.categories})
         rules = sorted({r for e in escalations for r in e.rules})
         roles = list(dict.fromkeys(r for e in escalations for r in e.recipients))
@@ -191,11 +185,11 @@ class LeadNotifier:
             return False
         now = self.clock()
         last = self.db.get_state(_REMINDED)
-        if last and now - _parse(last) < self.remind_after:
+        if last and now - parse_iso(last) < self.remind_after:  # type: ignore[operator]
             return False
-        key = f"notice:holds:{_iso(now)}"
+        key = f"notice:holds:{iso(now)}"
         lines = [f"{len(waiting)} proposed hold{'s are' if len(waiting) != 1 else ' is'} waiting for a team "
-                 f"lead's decision (longer than {_duration(self.remind_after)}):", ""]
+                 f"lead's decision (longer than {human_duration(self.remind_after)}):", ""]
         for hold in list(waiting)[:LISTED]:
             lines.append(f"- hold {hold.id}: {hold.customer}, proposed {hold.created_at:%Y-%m-%d %H:%M} UTC "
                          f"({', '.join(hold.categories) or hold.reason})")
@@ -206,7 +200,7 @@ class LeadNotifier:
         subject = f"{len(waiting)} hold{'s' if len(waiting) != 1 else ''} waiting for a decision"
         if not await self._deliver(key, self._message(subject, "\n".join(lines) + "\n", to, key), to):
             return False
-        self.db.set_state(_REMINDED, _iso(now))
+        self.db.set_state(_REMINDED, iso(now))
         return True
 
     # -- sending ---------------------------------------------------------------------------------------
@@ -219,19 +213,16 @@ class LeadNotifier:
         msg["To"] = ", ".join(to)
         msg["Subject"] = subject
         msg["Date"] = format_datetime(self.clock())
-        domain = parseaddr(self.cfg.sender)[1].rpartition("@")[2] or "harassment-gateway.invalid"
-        msg["Message-ID"] = f"<hg.{hashlib.sha256(key.encode()).hexdigest()[:20]}@{domain}>"
+        msg["Message-ID"] = message_id_for(self.cfg.sender, key)
         msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: not a reply, and not to be answered automatically
         msg.set_content(body, charset="utf-8")
         return msg
 
-    def _record(self, key: str) -> dict[str, Any] | None:
-        row = self.db.query_one("SELECT * FROM outbox WHERE key = ?", (key,))
-        return dict(row) if row else None
-
     async def _deliver(self, key: str, msg: EmailMessage, to: list[str]) -> bool:
-        """Record ``sending``, send, record the answer; True when the server took it."""
-        now = _iso(self.clock())
+        """Record ``sending``, send, record the answer; True when the server took it. (Like
+        ``Outbox``'s own, but a notice is not a draft, and a refused one keeps its time in
+        ``created_at`` for ``RETRY_REFUSED``.)"""
+        now = iso(self.clock())
         with self.db.tx() as conn:
             conn.execute(
                 "INSERT INTO outbox(key, kind, in_reply_to, message_id, to_address, state, created_at) "
@@ -239,41 +230,18 @@ class LeadNotifier:
                 "ON CONFLICT(key) DO UPDATE SET state = 'sending', created_at = excluded.created_at",
                 (key, msg["Message-ID"], ", ".join(to), now))
         try:
-            attempts, response = await self.client.send(msg)
+            attempts, response = await self.outbox.client.send(msg)
         except DeliveryError as exc:
-            with self.db.tx() as conn:
-                if exc.permanent:
-                    conn.execute("UPDATE outbox SET state = 'failed', response = ? WHERE key = ?", (str(exc)[:1000], key))
-                else:  # the next round tries again
+            if exc.permanent:
+                self.outbox.finish(key, "failed", str(exc))
+            else:  # the next round tries again
+                with self.db.tx() as conn:
                     conn.execute("DELETE FROM outbox WHERE key = ?", (key,))
-            if self.metrics is not None:
-                self.metrics.send_failed += 1
             log.error("notice to leads not delivered", extra={"code": exc.code, "error": str(exc)[:300]})
             return False
-        with self.db.tx() as conn:
-            conn.execute("UPDATE outbox SET state = 'sent', response = ?, attempts = ?, sent_at = ? WHERE key = ?",
-                         (response[:1000], attempts, _iso(self.clock()), key))
-        if self.metrics is not None:
-            self.metrics.sent += 1
+        self.outbox.finish(key, "sent", response, attempts=attempts)
         log.info("notice sent", extra={"state": "notice", "count": len(to)})
         return True
-
-
-_PRIORITY = {"normal": 0, "high": 1, "urgent": 2}
-
-
-def _parse(text: str) -> datetime:
-    t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
-
-
-def _duration(d: timedelta) -> str:
-    hours = int(d.total_seconds() // 3600)
-    if hours and hours % 24 == 0:
-        return f"{hours // 24} day{'s' if hours != 24 else ''}"
-    if hours:
-        return f"{hours} hour{'s' if hours != 1 else ''}"
-    return f"{int(d.total_seconds() // 60)} minutes"
 
 
 __all__ = ["FOLLOW_UP", "LeadNotifier", "RETRY_REFUSED"]

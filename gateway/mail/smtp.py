@@ -111,9 +111,7 @@ def build_reply(*, sender: str, to: str, subject: str, body: str, in_reply_to: s
     msg["To"] = to
     msg["Subject"] = reply_subject(subject)
     msg["Date"] = format_datetime(now or datetime.now(timezone.utc))
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "harassment-gateway.invalid"
-    digest = hashlib.sha256(key.encode()).hexdigest()[:20]
-    msg["Message-ID"] = f"<hg.{digest}@{domain}>"
+    msg["Message-ID"] = message_id_for(sender, key)
     parent = _angle(in_reply_to)
     if parent:
         msg["In-Reply-To"] = parent
@@ -126,6 +124,13 @@ def build_reply(*, sender: str, to: str, subject: str, body: str, in_reply_to: s
         msg["Auto-Submitted"] = "auto-replied"
     msg.set_content(body, charset="utf-8")
     return msg
+
+
+def message_id_for(sender: str, key: str) -> str:
+    """The Message-ID of what the gateway sends for ``key`` (a draft, an acknowledgment, a
+    notice): derived from the key, so a copy sent again is recognisably the same message."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "harassment-gateway.invalid"
+    return f"<hg.{hashlib.sha256(key.encode()).hexdigest()[:20]}@{domain}>"
 
 
 def _angle(message_id: str) -> str:
@@ -252,7 +257,7 @@ class Outbox:
         if prior is not None and prior["state"] == "sending":
             reason = ("sending was interrupted (the gateway stopped mid-send); not repeated, so the customer "
                       "is not mailed twice")
-            self._finish(key, "failed", reason)
+            self.finish(key, "failed", reason)
             queue.finish(ack.message_id, "failed", reason, outgoing_id=prior["message_id"])
             return False
         if prior is not None:  # refused before; an automatic reply is tried in one round only
@@ -289,7 +294,7 @@ class Outbox:
         if prior is not None and prior["state"] == "sending":
             reason = ("sending was interrupted (the gateway stopped mid-send); check the sent mail before "
                       "approving a new reply, so the customer is not mailed twice")
-            self._finish(key, "failed", reason)
+            self.finish(key, "failed", reason)
             self.drafts.mark_failed(draft.id, reason)
             return False
         blocked = _loop_guard(draft.to_address, self.cfg.own_addresses)
@@ -314,7 +319,7 @@ class Outbox:
         try:
             attempts, response = await self.client.send(msg)
         except DeliveryError as exc:
-            self._finish(key, "failed", str(exc))
+            self.finish(key, "failed", str(exc))
             self.metrics.send_failed += 1
             if draft_id is not None:
                 if exc.permanent:
@@ -325,14 +330,15 @@ class Outbox:
                         conn.execute("DELETE FROM outbox WHERE key = ? AND state = 'failed'", (key,))
             log.warning("reply not delivered", extra={"draft_id": draft_id, "code": exc.code, "error": str(exc)[:300]})
             return "failed" if exc.permanent else "retry"
-        self._finish(key, "sent", response, attempts=attempts)
+        self.finish(key, "sent", response, attempts=attempts)
         if draft_id is not None:
             self.drafts.mark_sent(draft_id, detail=response[:200])
         self.metrics.sent += 1
         log.info("reply sent", extra={"draft_id": draft_id, "attempt": attempts, "state": kind})
         return "sent"
 
-    def _finish(self, key: str, state: str, response: str, *, attempts: int | None = None) -> None:
+    def finish(self, key: str, state: str, response: str, *, attempts: int | None = None) -> None:
+        """Record the server's answer (or the reason) for the ``outbox`` row ``key``."""
         with self.db.tx() as conn:
             conn.execute(
                 "UPDATE outbox SET state = ?, response = ?, attempts = COALESCE(?, attempts), "
@@ -360,4 +366,4 @@ def _loop_guard(to: str, own: tuple[str, ...]) -> str:
     return ""
 
 
-__all__ = ["Outbox", "SmtpClient", "auto_reply_blocked", "build_reply", "reply_subject"]
+__all__ = ["Outbox", "SmtpClient", "auto_reply_blocked", "build_reply", "message_id_for", "reply_subject"]

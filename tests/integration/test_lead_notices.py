@@ -15,7 +15,7 @@ from gateway.effects import EscalationStore
 from gateway.holds import HoldStore
 from gateway.jobs import Jobs
 from gateway.mail.notify import FOLLOW_UP, RETRY_REFUSED, LeadNotifier
-from gateway.mail.smtp import SmtpClient
+from gateway.mail.smtp import Outbox, SmtpClient
 from gateway.store.db import Database
 
 pytestmark = pytest.mark.integration
@@ -48,7 +48,7 @@ def notifier_for(db: Database, port: int, clock: Clock, *, notify=NOTIFY, attemp
         return None
 
     client = SmtpClient(cfg, None, attempts=attempts, backoff=0.01, sleep=no_wait)
-    return LeadNotifier(db, cfg, client, console_url="https://gw.example.com", clock=clock,
+    return LeadNotifier(db, cfg, Outbox(db, cfg, client), console_url="https://gw.example.com", clock=clock,
                         remind_after=timedelta(hours=24))
 
 
