@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -249,6 +249,19 @@ class EscalationStore:
 
     def acknowledge(self, esc_id: int, actor: str, reason: str = "", *, now: datetime | None = None) -> None:
         self._set(esc_id, "acknowledged", "acknowledged_at", actor, reason or "acknowledged", now)
+
+    def acknowledge_many(self, ids: Iterable[int], actor: str, reason: str, *,
+                         now: datetime | None = None) -> list[int]:
+        """Acknowledge each of ``ids`` a lead has not acknowledged yet, all or none: an unknown id
+        raises ``HoldError`` and nothing is changed. Returns the ids acknowledged now (the others
+        were already)."""
+        done: list[int] = []
+        with self.db.tx():
+            for esc_id in ids:
+                if self.get(esc_id).state != "acknowledged":
+                    self.acknowledge(esc_id, actor, reason, now=now)
+                    done.append(esc_id)
+        return done
 
     def _set(self, esc_id: int, state: str, column: str, actor: str, reason: str, now: datetime | None) -> None:
         now = now or utcnow()

@@ -62,13 +62,8 @@ def _ack(args: argparse.Namespace) -> int:
         raise PolicyError("escalations ack: --reason must say what was done (it goes into the audit trail)")
     who = actor(args)
     with open_db(args) as db:
-        store = EscalationStore(db)
-        for esc_id in args.ids:  # all named ones exist before any is changed
-            store.get(esc_id)
-        for esc_id in args.ids:
-            if store.get(esc_id).state == "acknowledged":
-                print(f"escalation {esc_id}: already acknowledged")
-                continue
-            store.acknowledge(esc_id, who, reason)
-            print(f"escalation {esc_id}: acknowledged (by {who})")
+        done = set(EscalationStore(db).acknowledge_many(args.ids, who, reason))  # all named, or none
+    for esc_id in dict.fromkeys(args.ids):
+        print(f"escalation {esc_id}: acknowledged (by {who})" if esc_id in done else
+              f"escalation {esc_id}: already acknowledged")
     return 0

@@ -445,17 +445,10 @@ def escalations_acknowledge(request: Request, user: Principal, form: FormData | 
         _flash(request, "Give a reason to acknowledge: it goes into the audit trail "
                         "(what was done: called the customer, told legal, nothing needed).", "error")
         return _redirect("/escalations")
-    store = _escalations(request)
-    now = _state(request).clock()
-    done = 0
-    for esc_id in ids:
-        try:
-            if store.get(esc_id).state == "acknowledged":
-                continue
-            store.acknowledge(esc_id, user.name, reason, now=now)
-        except HoldError:  # (what EscalationStore raises for an unknown id)
-            raise HTTPException(404, f"There is no escalation {esc_id}.") from None
-        done += 1
+    try:
+        done = len(_escalations(request).acknowledge_many(ids, user.name, reason, now=_state(request).clock()))
+    except HoldError as exc:  # (what EscalationStore raises for an unknown id; nothing was changed)
+        raise HTTPException(404, str(exc)) from None
     log.info("console: %d escalation(s) acknowledged by %s", done, user.name)
     _flash(request, f"{done} escalation{'s' if done != 1 else ''} acknowledged.")
     return _redirect("/escalations")

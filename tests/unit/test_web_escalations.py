@@ -84,3 +84,14 @@ def test_an_unknown_escalation_is_a_404(app, db, seeded):
     token = _csrf(client.get("/escalations", headers=HTML).text)
     r = client.post("/escalations/acknowledge", data={"csrf_token": token, "ids": "999", "reason": "done"})
     assert r.status_code == 404
+
+
+def test_a_list_with_an_unknown_escalation_changes_nothing(app, db, seeded):
+    esc = escalate(db, seeded.abusive_id, CUSTOMER, "high")
+    client = TestClient(app)
+    login(client, "kim", LEAD_PASSWORD)
+    token = _csrf(client.get("/escalations", headers=HTML).text)
+    r = client.post("/escalations/acknowledge", data={"csrf_token": token, "ids": f"{esc},999", "reason": "done"})
+    assert r.status_code == 404 and "no escalation with id 999" in r.text
+    assert EscalationStore(db).get(esc).state == "open"
+    assert AuditLog(db).entries(action="escalation.acknowledged") == []
