@@ -243,6 +243,15 @@ class EscalationStore:
         """Escalations nobody has been notified of yet, oldest first."""
         return self.list(state="open")
 
+    def waiting(self, *, customer: str | None = None) -> list[Escalation]:
+        """Escalations no lead has acknowledged yet, mailed (``notified``) or not (``open``),
+        oldest first: what the console's page and ``escalations list`` show."""
+        sql, params = "SELECT * FROM escalations WHERE state IN ('open', 'notified')", []
+        if customer:
+            sql += " AND customer = ?"
+            params.append(customer)
+        return [_escalation(r) for r in self.db.query(sql + " ORDER BY id", tuple(params))]
+
     def mark_notified(self, esc_id: int, *, actor: str = "system", detail: str = "",
                       now: datetime | None = None) -> None:
         self._set(esc_id, "notified", "notified_at", actor, detail or "leads notified", now)

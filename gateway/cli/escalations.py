@@ -38,9 +38,7 @@ def _list(args: argparse.Namespace) -> int:
     with open_db(args) as db:
         store = EscalationStore(db)
         if args.state == "waiting":
-            found = store.list(state="open", customer=args.customer) + store.list(state="notified",
-                                                                                   customer=args.customer)
-            found.sort(key=lambda e: e.id)
+            found = store.waiting(customer=args.customer)
         else:
             found = store.list(state=None if args.state == "all" else args.state, customer=args.customer)
     if args.json:

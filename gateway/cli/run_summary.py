@@ -104,7 +104,7 @@ def read_summary(db: Database, since: datetime) -> RunSummary:
         holds_proposed=len(holds.list(state="proposed")),
         holds_active=len(holds.list(state="active")),
         drafts_waiting=len(drafts.pending()),
-        escalations_open=len(escalations.open()) + len(escalations.list(state="notified")),
+        escalations_open=len(escalations.waiting()),
     )
 
 

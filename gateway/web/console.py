@@ -409,11 +409,10 @@ def escalations_page(request: Request, user: Principal, form: FormData | None) -
     store = _escalations(request)
     now = _state(request).clock()
     by_customer: dict[str, list[Any]] = {}
-    for esc in store.list(state="open") + store.list(state="notified"):
+    for esc in store.waiting():
         by_customer.setdefault(esc.customer, []).append(esc)
     groups = []
-    for customer, items in by_customer.items():
-        items.sort(key=lambda e: e.id)
+    for customer, items in by_customer.items():  # (each oldest first, as ``waiting`` reads them)
         priority = max((e.priority for e in items), key=lambda p: PRIORITY_RANK.get(p, -1))
         groups.append({
             "customer": customer, "escalations": items, "priority": priority,
