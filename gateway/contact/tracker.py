@@ -34,7 +34,7 @@ from gateway.contact.fingerprint import (
 )
 from gateway.contact.history import CustomerHistory
 from gateway.contact.settings import ContactSettings
-from gateway.contact.windows import Stamp, WindowCount, breached_counts, count_windows
+from gateway.contact.windows import LEDGER_MIN_ROWS, Ledger, Stamp, WindowCount, breached_counts, count_windows
 from gateway.model import Evidence, Finding, Message
 from gateway.store.messages import (
     Candidate,
@@ -49,6 +49,7 @@ from gateway.store.messages import (
 MAX_RELATED = 50
 COMPARABLE_CACHE = 8_192  # comparable texts kept in memory (about 4 MB at most)
 BREACHES_MEMO = 16_384  # customers whose latest message's breached windows are kept (~200 B each)
+LEDGERS = 32  # customers and threads with long histories whose windows are kept prepared (``Ledger``)
 INDEX_SLACK = timedelta(days=1)  # the campaign index keeps this much more than the lookback
 _US = timedelta(microseconds=1)
 _INDEX_SLACK_US = INDEX_SLACK // _US
@@ -86,6 +87,10 @@ class ContactTracker:
         self._dup_lookback_us = self.settings.duplicates.lookback // _US
         self._thread_windows = any(w.scope == "thread" for w in windows)
         self._thread_only = tuple(w for w in windows if w.scope == "thread")
+        self._burst_us = int(self.settings.burst.total_seconds() * 1_000_000)  # (as ``breached_counts`` takes it)
+        # ("customer" | "thread", key) -> the windows' prepared history of a key with many rows,
+        # least recently used first (see ``_ledger_scopes``)
+        self._ledgers: dict[tuple[str, str], Ledger] = {}
         self._limits_positive = all(w.limit >= 1 for w in windows)  # one message alone breaches nothing
         self._index_keep_us = (self.settings.campaigns.lookback + INDEX_SLACK) // _US
         self._campaign_lookback_us = int(self.settings.campaigns.lookback.total_seconds() * 1_000_000)
@@ -232,13 +237,16 @@ class ContactTracker:
             # positive limit, so nothing to count.) The windows' counts are only needed when one
             # is breached: for the finding, and the names for ``history``.
             window_start_us = at_us - self._longest_us
+            in_window = customer_rows[bisect.bisect_right(customer_rows, window_start_us, key=_RECEIVED_US) :]  # sorted by time
             counts = breached_counts(
                 self.settings.windows if message.sender else self._thread_only,
                 Stamp(at_us, at_id),
-                customer_rows[bisect.bisect_right(customer_rows, window_start_us, key=_RECEIVED_US) :],  # sorted by time
+                in_window,
                 thread_rows,
                 self.settings.burst,
                 self.settings.burst_max,
+                self._ledger_scopes(message, in_window, thread_rows)
+                if len(in_window) >= LEDGER_MIN_ROWS or len(thread_rows) >= LEDGER_MIN_ROWS else None,
             )
             if counts is not None:
                 breached = [c for c in counts if c.count > c.window.limit]  # (``WindowCount.breached``, written out)
@@ -281,6 +289,34 @@ class ContactTracker:
             if keys is not None and self._index is not None:
                 self._index_add(seq, keys, at_us, ready)
         return out
+
+    def _ledger_scopes(self, message: Message, customer_rows: list[Candidate],
+                       thread_rows: list[Candidate]) -> dict[bool, tuple[list[int], list[str], int, list[int]]] | None:
+        """The windows' ``_scope`` of a long customer or thread history from the key's ``Ledger``
+        (for ``breached_counts``), when the store can vouch for it (its ``watch`` token); the
+        ledger of a key the store no longer caches is dropped (it would keep its rows alive)."""
+        watch = getattr(self.store, "watch", None)
+        if watch is None:
+            return None
+        out: dict[bool, tuple[list[int], list[str], int, list[int]]] = {}
+        wanted = []
+        if message.sender and len(customer_rows) >= LEDGER_MIN_ROWS:
+            wanted.append((True, ("customer", message.sender), customer_rows))
+        if message.thread and self._thread_windows and len(thread_rows) >= LEDGER_MIN_ROWS:
+            wanted.append((False, ("thread", message.thread), thread_rows))
+        ledgers = self._ledgers
+        for is_customer, key, rows in wanted:
+            token = watch(customer=key[1]) if is_customer else watch(thread=key[1])
+            ledger = ledgers.pop(key, None)
+            if token is None:
+                continue
+            if ledger is None:
+                ledger = Ledger()
+                if len(ledgers) >= LEDGERS:
+                    del ledgers[next(iter(ledgers))]  # the one used least recently
+            ledgers[key] = ledger
+            out[is_customer] = ledger.scope(rows, token, self._burst_us, self.settings.burst_max)
+        return out or None
 
     def _index_add(self, seq: int, keys: np.ndarray, received_us: int, ready: "_Prepared | None" = None) -> None:
         """Index a newly stored message and move the index's horizon: messages received more

@@ -177,15 +177,21 @@ def breached_counts(
     thread_history: Sequence[Stamped],
     burst: timedelta = timedelta(0),
     burst_max: int = 0,
+    prepared: dict[bool, tuple[list[int], list[str], int, list[int]]] | None = None,
 ) -> list[WindowCount] | None:
     """``count_windows(...)`` when at least one window is breached, else None: most messages
-    breach nothing, and then only the counts are worked out, not a ``WindowCount`` each."""
+    breach nothing, and then only the counts are worked out, not a ``WindowCount`` each.
+    ``prepared``: the ``_scope`` of the customer's history (key True) or the thread's (False)
+    when the caller has it already (a ``Ledger``'s)."""
     burst_us = int(burst.total_seconds() * 1_000_000)
     at_us, at_id = at.received_us, at.id
-    scopes: dict[bool, tuple[list[int], list[str], int, list[int]] | None] = {}
+    scopes: dict[bool, tuple[list[int], list[str], int, list[int]] | None] = dict(prepared) if prepared else {}
     for customer, members in _plan(windows):
-        scope = scopes[customer] = _scope(customer_history if customer else thread_history, at_us, at_id, burst_us,
-                                          burst_max)
+        if customer in scopes:
+            scope = scopes[customer]
+        else:
+            scope = scopes[customer] = _scope(customer_history if customer else thread_history, at_us, at_id,
+                                              burst_us, burst_max)
         if scope is None:  # (the message's own id among the earlier rows: the long way)
             return _count_windows(windows, at, customer_history, thread_history, burst_us, scopes, burst_max)
         us, _, hi, starts = scope
@@ -258,6 +264,96 @@ def _scope(history: Sequence[Stamped], at_us: int, at_id: str, burst_us: int,
         # (starts[0] = starts[1] = 0), as one running sum over the gaps, all in C.
         starts = [0, *accumulate(map(burst_us.__lt__, map(sub, us[1:hi], us)), initial=0)]
     return us, ids, hi, starts
+
+
+#: A history at least this long is worth a ``Ledger``: shorter ones cost less to prepare afresh
+#: than the ledger's checks (most customers and threads have a few rows a week).
+LEDGER_MIN_ROWS = 128
+
+
+class Ledger:
+    """``_scope`` of one key's history (a customer's or a thread's earlier rows), kept from one
+    of the key's messages to its next so that a key with thousands of rows (a customer flooding
+    the mailbox) costs the rows added since, not every row again.
+
+    The next message's history is the one before less rows at its front (out of the windows)
+    and plus rows at its end (the messages recorded since), when the store vouches through its
+    token (``SqliteMessageStore.watch``: the same while the key's cached rows only grew after
+    their newest and lost rows at their front). ``scope`` checks that shape by identity at the
+    two ends of the kept part (with the token, nothing can have changed between them) and
+    otherwise starts again from the history it is given.
+
+    What it returns is ``_scope``'s answer for the ledger's rows, which may begin with rows older
+    than the history's first: all of them older than every window's start (they were dropped
+    from the history because they are), so counting from position 0 finds the same rows."""
+
+    __slots__ = ("token", "rows", "us", "ids", "marks", "burst_us", "max_run")
+
+    def __init__(self) -> None:
+        self.token: object = None
+        self.rows: list[Stamped] = []
+        self.us: list[int] = []
+        self.ids: list[str] = []
+        self.marks: list[int] = []  # ``_scope``'s fourth item over ``rows``
+        self.burst_us = 0
+        self.max_run = 0
+
+    def scope(self, history: list[Stamped], token: object, burst_us: int,
+              max_run: int = 0) -> tuple[list[int], list[str], int, list[int]]:
+        """``_scope(history, at_us, at_id, burst_us, max_run)`` for a ``history`` whose rows all
+        come before the message and none of which is the message itself (the contact stage's
+        ``_earlier`` rows: then ``hi`` is every row). ``token`` is the store's for the key now."""
+        rows = self.rows
+        n = len(rows)
+        k = -1
+        if token is not None and token == self.token and history and n and burst_us == self.burst_us \
+                and max_run == self.max_run:
+            first = history[0]
+            us = self.us
+            k = bisect.bisect_left(us, first.received_us)
+            while k < n and rows[k] is not first and us[k] == first.received_us:
+                k += 1  # (rows at the same time: found by identity)
+            if k >= n or rows[k] is not first or len(history) < n - k or history[n - k - 1] is not rows[-1]:
+                k = -1
+        if k < 0 or (k > LEDGER_MIN_ROWS and 2 * k > n):
+            # (or most of the kept rows left the windows: started again from the history, at
+            # most once per as many messages as rows dropped)
+            self._restart(history, token, burst_us, max_run)
+        else:
+            self._extend(history[n - k :])
+        return self.us, self.ids, len(self.us), self.marks
+
+    def _restart(self, history: list[Stamped], token: object, burst_us: int, max_run: int) -> None:
+        self.token, self.burst_us, self.max_run = token, burst_us, max_run
+        self.rows = list(history)
+        self.us = list(map(_RECEIVED_US, history))
+        self.ids = list(map(_ID, history))
+        us, hi = self.us, len(self.us)
+        if burst_us > 0 and max_run > 0:
+            self.marks = list(compress(range(1, hi), map(burst_us.__lt__, map(sub, us[1:hi], us))))
+        elif burst_us > 0:
+            self.marks = [0, *accumulate(map(burst_us.__lt__, map(sub, us[1:hi], us)), initial=0)]
+        else:
+            self.marks = []
+
+    def _extend(self, added: list[Stamped]) -> None:
+        """Append rows that sort after every kept row, keeping ``marks`` as ``_restart`` makes them."""
+        us, ids, marks, burst_us = self.us, self.ids, self.marks, self.burst_us
+        for row in added:
+            received_us = row.received_us
+            gap = bool(us) and received_us - us[-1] > burst_us
+            if burst_us > 0 and self.max_run > 0:
+                if gap:
+                    marks.append(len(us))
+            elif burst_us > 0:
+                # marks[i]: rows among the first i that follow a gap (``[0, 0]`` for no row or one)
+                if us:
+                    marks.append(marks[-1] + gap)
+                else:
+                    marks[:] = [0, 0]
+            self.rows.append(row)
+            us.append(received_us)
+            ids.append(row.id)
 
 
 def _capped_contacts(gaps: list[int], lo: int, hi: int, joins: bool, max_run: int) -> int:
