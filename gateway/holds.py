@@ -54,7 +54,7 @@ _ASKED = "holds.asked"
 #: store once the transaction commits).
 _FULL = "holds.full"
 #: The columns adding evidence reads: everything but the evidence text itself, which may be 64 KiB.
-_EXTEND_COLUMNS = "id, customer, scope, state, categories, message_ids, expiry_days"
+_EXTEND_COLUMNS = "id, customer, scope, state, categories, expiry_days"
 
 #: state -> {transition verb: next state}
 TRANSITIONS: dict[str, dict[str, str]] = {
@@ -107,7 +107,22 @@ register_schema(
             reason TEXT NOT NULL
         );
         CREATE INDEX hold_events_hold ON hold_events(hold_id)
+        """,
+        # A hold's message ids, one row each in the order they were added (``id``), instead of one
+        # JSON list on the hold's row: a customer who keeps writing under an open hold adds one
+        # row per message, where the list was read, searched and rewritten whole for every message.
+        # The ids stored so far move over in their list order; the column goes.
         """
+        CREATE TABLE hold_messages (
+            id INTEGER PRIMARY KEY,
+            hold_id INTEGER NOT NULL REFERENCES holds(id),
+            message_id TEXT NOT NULL,
+            UNIQUE (hold_id, message_id)
+        );
+        INSERT OR IGNORE INTO hold_messages(hold_id, message_id)
+            SELECT h.id, j.value FROM holds h, json_each(h.message_ids) j ORDER BY h.id, j.key;
+        ALTER TABLE holds DROP COLUMN message_ids
+        """,
     ],
 )
 
@@ -144,7 +159,8 @@ HOLD_EVIDENCE_CHARS = 64 * 1024
 @dataclass
 class Hold:
     """A hold and its current state. ``evidence`` is a list of JSON objects (findings with their
-    evidence spans and the message they came from); ``message_ids`` the messages that led to it."""
+    evidence spans and the message they came from); ``message_ids`` the messages that led to it,
+    in the order they were added (rows of ``hold_messages``)."""
 
     id: int
     customer: str
@@ -326,15 +342,17 @@ class HoldStore:
             expires_at = iso(now + timedelta(days=expiry_days)) if (state == "active" and expiry_days) else None
             cur = c.execute(
                 "INSERT INTO holds(customer, scope, thread, source, state, reason, rule, categories, evidence, "
-                "message_ids, expiry_days, expires_at, created_at, created_by, updated_at, decided_at, "
-                "decided_by, decision_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "expiry_days, expires_at, created_at, created_by, updated_at, decided_at, "
+                "decided_by, decision_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (customer, scope, thread_key, source_key, state, reason, rule,
                  json_ascii(sorted(set(categories or []))), json_text(evidence),
-                 json_ascii([message_id] if message_id else []), expiry_days, expires_at, iso(now), actor,
+                 expiry_days, expires_at, iso(now), actor,
                  iso(now), iso(now) if state == "active" else None, actor if state == "active" else None,
                  reason if state == "active" else None),
             )
             hold_id = int(cur.lastrowid)  # type: ignore[arg-type]
+            if message_id:
+                c.execute(_ADD_MESSAGE, (hold_id, message_id))
             self._changed()
             verb = "apply" if state == "active" else "propose"
             c.execute(
@@ -377,10 +395,10 @@ class HoldStore:
         """Add a message to an open hold (``row`` has the ``_EXTEND_COLUMNS``). A hold with full
         evidence keeps its evidence text as it is: the update leaves that column alone, which
         stores what rewriting it with the same text stores, without reading or copying it."""
-        ids_text = row["message_ids"]
-        fresh = bool(message_id) and not _json_holds(ids_text, message_id)
-        if fresh:
-            ids_text = _json_append(ids_text, [message_id], json_ascii)
+        # One indexed insert, whatever the number of ids the hold has: the UNIQUE (hold_id,
+        # message_id) pair ignores a message the hold has already (a re-delivery), so the id was
+        # new exactly when a row was inserted.
+        fresh = bool(message_id) and c.execute(_ADD_MESSAGE, (row["id"], message_id)).rowcount == 1
         cats = sorted(set(json.loads(row["categories"])) | set(categories))
         hold_id = row["id"]
         stored: str | None = None
@@ -392,8 +410,8 @@ class HoldStore:
         if stored is None:
             # Full: the hold keeps the evidence that built it; this message's id is added above,
             # and its evidence is in the audit log's hold.evidence entry (written by the caller).
-            c.execute("UPDATE holds SET message_ids = ?, categories = ?, updated_at = ? WHERE id = ?",
-                      (ids_text, json_ascii(cats), iso(now), hold_id))
+            c.execute("UPDATE holds SET categories = ?, updated_at = ? WHERE id = ?",
+                      (json_ascii(cats), iso(now), hold_id))
             return
         if fresh and all(e.get("message_id") == message_id for e in evidence):
             # A new message's evidence (each item names its message) cannot already be stored:
@@ -408,8 +426,8 @@ class HoldStore:
         else:
             old = json.loads(stored)
             merged = json.dumps(old + [e for e in evidence if e not in old], ensure_ascii=False)
-        c.execute("UPDATE holds SET evidence = ?, message_ids = ?, categories = ?, updated_at = ? WHERE id = ?",
-                  (merged, ids_text, json_ascii(cats), iso(now), hold_id))
+        c.execute("UPDATE holds SET evidence = ?, categories = ?, updated_at = ? WHERE id = ?",
+                  (merged, json_ascii(cats), iso(now), hold_id))
 
     def _seen_full(self, hold_id: int) -> None:
         """Remember that ``hold_id``'s evidence is full once this transaction commits (a rollback,
@@ -506,7 +524,7 @@ class HoldStore:
         row = self.db.query_one("SELECT * FROM holds WHERE id = ?", (int(hold_id),))
         if row is None:
             raise HoldError(f"no hold with id {hold_id}")
-        hold = _hold(row)
+        hold = _hold(row, _message_ids(self.db.query, [hold_id])[row["id"]])
         hold.events = self.events(hold.id)
         return hold
 
@@ -515,23 +533,24 @@ class HoldStore:
         if state is not None and state not in STATES:
             raise HoldError(f"unknown hold state {state!r}; use one of {', '.join(STATES)}")
         rows = self.db.select("holds", where={"state": state, "customer": customer}, order="id DESC", limit=limit)
-        return [_hold(r) for r in rows]
+        return self._holds(rows)
 
     def pending(self) -> list[Hold]:
         """Proposed holds waiting for a lead, oldest first (the console's queue)."""
-        return [_hold(r) for r in self.db.query("SELECT * FROM holds WHERE state = 'proposed' ORDER BY id")]
+        return self._holds(self.db.query("SELECT * FROM holds WHERE state = 'proposed' ORDER BY id"))
 
     def pending_longer_than(self, age: timedelta, now: datetime | None = None) -> list[Hold]:
         """Proposed holds that have waited more than ``age``: the daemon's reminder job lists these
         to the leads."""
         cutoff = iso((now or utcnow()) - age)
-        return [_hold(r) for r in self.db.query(
-            "SELECT * FROM holds WHERE state = 'proposed' AND created_at <= ? ORDER BY id", (cutoff,))]
+        return self._holds(self.db.query(
+            "SELECT * FROM holds WHERE state = 'proposed' AND created_at <= ? ORDER BY id", (cutoff,)))
 
     def active_for(self, customer: str, thread: str = "", source: str = "") -> list[Hold]:
         """Active holds that cover a message from ``customer`` in ``thread`` on ``source``."""
         rows = self.db.query("SELECT * FROM holds WHERE customer = ? AND state = 'active' ORDER BY id", (customer,))
-        return [h for h in (_hold(r) for r in rows) if h.covers(customer, thread, source)]
+        return self._holds([r for r in rows if _covers(r["customer"], r["scope"], r["thread"], r["source"],
+                                                       customer, thread, source)])
 
     def active_scopes(self, customer: str, thread: str = "", source: str = "") -> list[tuple[int, str]]:
         """``(id, scope)`` of ``active_for``'s holds, oldest first, without building Hold objects."""
@@ -554,14 +573,14 @@ class HoldStore:
         ids = self.active_ids_after_expiry(customer, thread, source, now)
         if not ids:
             return []
-        return [_hold(r) for r in self.db.query_in("SELECT * FROM holds WHERE id IN ({marks}) ORDER BY id", ids)]
+        return self._holds(self.db.query_in("SELECT * FROM holds WHERE id IN ({marks}) ORDER BY id", ids))
 
     def active_ids_after_expiry(self, customer: str, thread: str = "", source: str = "",
                                 now: datetime | None = None) -> list[int]:
         """The ids of ``active_after_expiry``'s holds, oldest first, in one query when nothing is
         due (the pipeline asks this for every message), reading only the columns that say whether
-        a hold covers the message: a held customer who keeps writing puts thousands of message
-        ids and the evidence on the hold's row, which a full row would read and decode each time."""
+        a hold covers the message: a held customer who keeps writing fills the hold's evidence (up
+        to HOLD_EVIDENCE_CHARS), which a full row would read and decode each time."""
         now = now or utcnow()
         if self.db.in_tx:
             # Inside a write transaction no other connection can change the holds, so from the
@@ -596,8 +615,10 @@ class HoldStore:
 
     def for_customer(self, customer: str) -> list[Hold]:
         """Every hold of a customer, oldest first, with events (case export, customer page)."""
-        rows = self.db.query("SELECT id FROM holds WHERE customer = ? ORDER BY id", (customer,))
-        return [self.get(r["id"]) for r in rows]
+        holds = self._holds(self.db.query("SELECT * FROM holds WHERE customer = ? ORDER BY id", (customer,)))
+        for hold in holds:
+            hold.events = self.events(hold.id)
+        return holds
 
     def events(self, hold_id: int) -> list[HoldEvent]:
         return _events(self.db.query("SELECT * FROM hold_events WHERE hold_id = ? ORDER BY id", (int(hold_id),)))
@@ -606,15 +627,21 @@ class HoldStore:
         row = c.execute("SELECT * FROM holds WHERE id = ?", (hold_id,)).fetchone()
         if row is None:
             raise HoldError(f"no hold with id {hold_id}")
-        hold = _hold(row)
+        hold = _hold(row, _message_ids(lambda sql, params: c.execute(sql, params).fetchall(), [hold_id])[hold_id])
         hold.events = _events(c.execute("SELECT * FROM hold_events WHERE hold_id = ? ORDER BY id", (hold_id,)))
         return hold
+
+    def _holds(self, rows: list[sqlite3.Row]) -> list[Hold]:
+        """Holds from their rows (``SELECT * FROM holds``), in the rows' order, each with its
+        message ids, read for all of them at once (events not loaded)."""
+        ids = _message_ids(self.db.query, [r["id"] for r in rows])
+        return [_hold(r, ids[r["id"]]) for r in rows]
 
 
 #: What says whether an active hold covers a message, and when it ends (``active_ids_after_expiry``).
 _COVER_COLUMNS = "id, customer, scope, thread, source, expires_at"
 #: ``_EXTEND_COLUMNS`` and what says which messages an open hold covers (``open_rows``).
-_OPEN_COLUMNS = "id, customer, scope, thread, source, state, categories, message_ids, expiry_days"
+_OPEN_COLUMNS = "id, customer, scope, thread, source, state, categories, expiry_days"
 
 
 def active_scopes_of(open_rows: list[sqlite3.Row], customer: str, thread: str = "",
@@ -638,32 +665,35 @@ def _covers(held: str, scope: str, held_thread: str, held_source: str, customer:
     return bool(thread) and thread == held_thread and (not held_source or not source or source == held_source)
 
 
-def _json_append(stored: str, items: list[Any], encode: Callable[[Any], str] = json_text) -> str:
-    """``encode(json.loads(stored) + items)`` for a stored JSON list that ``encode`` spelled
-    (``json_text``: ``json.dumps(..., ensure_ascii=False)``; or ``json_ascii``), without decoding
-    ``stored`` (both separate list items with ", ")."""
+def _json_append(stored: str, items: list[Any]) -> str:
+    """``json_text(json.loads(stored) + items)`` for a stored JSON list that ``json_text``
+    (``json.dumps(..., ensure_ascii=False)``) spelled, without decoding ``stored`` (it separates
+    list items with ", ")."""
     if not items:
         return stored
-    tail = encode(items)
+    tail = json_text(items)
     body = stored.rstrip()
     if body == "[]":
         return tail
     return body[:-1] + ", " + tail[1:]
 
 
-def _json_holds(stored: str, item: str) -> bool:
-    """Whether the stored JSON list of strings (``json_ascii``'s spelling: ``["a", "b"]``) has
-    ``item``, without decoding it (a held customer's flood puts thousands of ids on one hold). An
-    item starts after ``[`` or ``, `` (a quote inside a string is always escaped, so that pair
-    never occurs inside one) and ends before ``,`` or ``]``."""
-    spelled = json_ascii(item)
-    at = stored.find(spelled)
-    while at > 0:  # (one pass over the text when the id is not there, the usual case)
-        end = at + len(spelled)
-        if (stored[at - 1] == "[" or stored[at - 2 : at] == ", ") and stored[end : end + 1] in (",", "]"):
-            return True
-        at = stored.find(spelled, at + 1)
-    return False
+#: Adds a message to a hold; a message the hold has already is ignored (``rowcount`` 0).
+_ADD_MESSAGE = "INSERT OR IGNORE INTO hold_messages(hold_id, message_id) VALUES (?, ?)"
+
+
+def _message_ids(query: Callable[[str, tuple[Any, ...]], list[sqlite3.Row]],
+                 hold_ids: list[int]) -> dict[int, list[str]]:
+    """Each of ``hold_ids``' message ids in the order they were added, read through ``query``
+    (``Database.query`` or a connection's execute-and-fetch) in one query per 500 holds."""
+    found: dict[int, list[str]] = {int(h): [] for h in hold_ids}
+    keys = list(found)
+    for i in range(0, len(keys), 500):
+        chunk = keys[i : i + 500]
+        for hold_id, message_id in query("SELECT hold_id, message_id FROM hold_messages WHERE hold_id IN "
+                                         f"({','.join('?' * len(chunk))}) ORDER BY id", tuple(chunk)):
+            found[hold_id].append(message_id)
+    return found
 
 
 def _events(rows: Any) -> list[HoldEvent]:
@@ -671,11 +701,11 @@ def _events(rows: Any) -> list[HoldEvent]:
                       r["reason"]) for r in rows]
 
 
-def _hold(row: sqlite3.Row) -> Hold:
+def _hold(row: sqlite3.Row, message_ids: list[str]) -> Hold:
     return Hold(
         id=row["id"], customer=row["customer"], scope=row["scope"], thread=row["thread"], source=row["source"],
         state=row["state"], reason=row["reason"], rule=row["rule"], categories=json.loads(row["categories"]),
-        evidence_json=row["evidence"], message_ids=json.loads(row["message_ids"]),
+        evidence_json=row["evidence"], message_ids=message_ids,
         expiry_days=row["expiry_days"], expires_at=parse_iso(row["expires_at"]),
         created_at=parse_iso(row["created_at"]), created_by=row["created_by"],  # type: ignore[arg-type]
         updated_at=parse_iso(row["updated_at"]),  # type: ignore[arg-type]

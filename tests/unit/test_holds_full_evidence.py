@@ -32,7 +32,8 @@ def add(holds: HoldStore, n: int, category: str = "verbal_abuse") -> None:
 
 
 def rows(db: Database) -> list[tuple]:
-    return [tuple(r) for r in db.query("SELECT * FROM holds ORDER BY id")]
+    return [tuple(r) for r in db.query("SELECT * FROM holds ORDER BY id")] + [
+        tuple(r) for r in db.query("SELECT * FROM hold_messages ORDER BY id")]
 
 
 def test_a_full_hold_gains_messages_and_categories_but_keeps_its_evidence_text(tmp_path: Path) -> None:
