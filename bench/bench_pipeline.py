@@ -2,7 +2,7 @@
 no network, one process (one core). Target: >= 1,000 messages/s on mixed mail.
 
     python bench/bench_pipeline.py [--count 5000] [--batch 100] [--mode both|single|batched] [--stages]
-        [--corpus benchmark|varied] [--history N] [--seen N]
+        [--corpus benchmark|varied] [--history N] [--seen N] [--customers N] [--spacing SECONDS] [--every N]
 
 Two ways of committing are measured, each on a fresh store with the same mail:
 
@@ -37,6 +37,10 @@ mail), all within the campaign lookback, so the campaign index holds them too: t
 of a daemon whose lookback is full, where a fresh store measures its first hours. The store is
 built once before the runs (not timed) and copied for each; the index is loaded before the clock
 starts, as a daemon loads it once at start.
+
+``--customers 1 --spacing 5 --every 1000``: one customer's flood (a message every 5 seconds),
+with the CPU per message of each 1,000: flat when nothing the contact stage or the hold does for a
+message grows with the customer's history.
 
 ``--seen N``: before the clock, the detector reads N other messages of the same kind (the same
 generator with another seed: other customers' combinations, order numbers and products, none of
@@ -240,6 +244,10 @@ def main() -> int:
                         help="start each run on a store already holding N messages of other customers")
     parser.add_argument("--seen", type=int, default=0, metavar="N",
                         help="let the detector read N other messages of the same kind before the clock")
+    parser.add_argument("--customers", type=int, default=400, metavar="N",
+                        help="customers writing the mail (1: one customer's flood; with --every, the cost as it grows)")
+    parser.add_argument("--spacing", type=float, default=37, metavar="SECONDS",
+                        help="seconds between messages (37: about 2,300 a day)")
     args = parser.parse_args()
 
     from gateway.detect import Detector
@@ -256,9 +264,10 @@ def main() -> int:
         see(detector, args.seen, args.corpus == "varied")
         print(f"detector           read {args.seen:,} other messages of the {args.corpus} kind before timing "
               f"(seed {SEEN_SEED}; {time.process_time() - cpu0:.1f} s CPU): its automata built as a running daemon's are")
-    raws = corpus(args.count, varied=args.corpus == "varied")
+    raws = corpus(args.count, varied=args.corpus == "varied", customers=args.customers, spacing=args.spacing)
     size = sum(len(r) for r in raws)
-    print(f"messages           {args.count} ({size / 1e6:.1f} MB of mixed mail, {args.corpus} corpus)")
+    print(f"messages           {args.count} ({size / 1e6:.1f} MB of mixed mail, {args.corpus} corpus, "
+          f"{args.customers:,} customer{'s' if args.customers != 1 else ''}, one every {args.spacing:g} s)")
     print(f"rules              {patterns} patterns compiled before timing ({warm_cpu:.1f} s CPU, once per process;"
           " bench_imap.py measures from process start)")
     history: Path | None = None
