@@ -40,8 +40,10 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import logging
 import sqlite3
 import sys
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -62,7 +64,10 @@ MAX_SUMMARIES = 10_000  # customers whose message and finding counts are kept (~
 MAX_RECENT_CATEGORIES = 1_024
 MAX_LINKS = 16_384  # customer keys whose links are kept (~300 B each)
 
+HEAVY_WARN_EVERY = 3600.0  # seconds between warnings about one key too heavy to cache (``_install``)
+
 CANDIDATE_COLUMNS = "seq, id, customer, received_us, text, content_hash, thread"
+log = logging.getLogger(__name__)
 _SERIALS = itertools.count(1)
 _SEQ = attrgetter("seq")
 
@@ -181,6 +186,7 @@ class MessageCache:
         self.recent_categories: OrderedDict[str, tuple[str, tuple[str, ...]]] = OrderedDict()
         self.summaries_paused = False  # a row's findings were replaced in the open transaction
         self._session = 0  # depth of open sessions
+        self.heavy_warned: dict[tuple[str, str], float] = {}  # key -> when ``_warn_heavy`` last spoke
         self._synced = False  # checked once in the open session
 
     def clear(self) -> None:
@@ -345,6 +351,25 @@ class MessageCache:
         ).fetchall()
         return self._install(name, Span(since_us, [_candidate(r) for r in rows], [r[3] for r in rows]))
 
+    def _warn_heavy(self, name: tuple[str, str], span: Span) -> None:
+        """Say (at most once an hour per key) that a key's rows are read from the table for each
+        of its messages: one address that writes thousands of messages a week (a flood) costs
+        every message of it a read of them all, which slows the whole mailbox."""
+        now = time.monotonic()
+        warned = self.heavy_warned
+        last = warned.get(name)
+        if last is not None and now - last < HEAVY_WARN_EVERY:
+            return
+        if len(warned) >= MAX_LINKS:
+            warned.clear()
+        warned[name] = now
+        budget = MAX_SPAN_BYTES if self.max_span_bytes is None else self.max_span_bytes
+        log.warning(
+            "recent mail of one %s is too heavy for the row cache: each of its messages reads it from the store "
+            "(raise store.cache_mb, or rate-limit the sender at the mail server)", name[0],
+            extra={"key": name[1], "rows": len(span.rows), "cache_mb": budget >> 20,
+                   "share_mb": self._span_cap() >> 20})
+
     def _install(self, name: tuple[str, str], span: Span) -> Span:
         """Keep a span just read from the table (replacing the key's older one) within the budget,
         and return it whole. A span heavier than one span may be (``_span_cap``: a customer who
@@ -370,7 +395,9 @@ class MessageCache:
                 trimmed.cut(*need)  # (lowers its ``bytes``)
                 if trimmed.bytes <= cap:
                     kept = trimmed
-        if kept is not None:
+        if kept is None:
+            self._warn_heavy(name, span)
+        else:
             self.spans[name] = kept
             # Each span weighs something even when empty: a new thread's span is, and there is
             # one per fresh mail, so counting rows alone would let empty spans pile up.

@@ -151,3 +151,28 @@ def test_a_span_too_heavy_for_its_share_is_kept_cut_to_what_its_readers_need(tmp
     assert len(reads) == 1, reads
     assert store._cache.span_bytes == _spans_weight(store)
     db.close()
+
+
+def test_a_need_too_heavy_to_keep_is_read_each_time_and_said_once(tmp_path: Path, caplog, monkeypatch) -> None:
+    """When even what the readers need of one customer (here: 3 days of hourly mail) outweighs a
+    span's share, nothing is kept and each message reads the rows again: correct, but slow for a
+    flood, so the operator is told (once an hour per customer) what to do about it."""
+    db = Database.open(tmp_path / "g.db")
+    store = SqliteMessageStore(db, cache_bytes=40_000)  # a span may weigh 10,000 bytes: ~20 of these rows
+    start, reads = _written(store, 300, timedelta(hours=1))
+    clock = [1000.0]
+    monkeypatch.setattr(message_cache.time, "monotonic", lambda: clock[0])
+    with caplog.at_level("WARNING", logger="gateway.store.message_cache"):
+        for i in range(300, 304):
+            at = start + i * timedelta(hours=1)
+            got = _tail(store, at, timedelta(days=3), 20)
+            assert got == [f"m{k}" for k in range(i)]  # the answer is still the table's (the whole range)
+            assert ("customer", "ann@example.com") not in store._cache.spans
+            store.record(msg(i, at), [])
+        clock[0] += message_cache.HEAVY_WARN_EVERY
+        _tail(store, start + 305 * timedelta(hours=1), timedelta(days=3), 20)
+    assert len(reads) == 5
+    warnings = [r for r in caplog.records if "too heavy for the row cache" in r.getMessage()]
+    assert len(warnings) == 2  # once, and again an hour later
+    assert warnings[0].key == "ann@example.com" and warnings[0].rows >= 72 and "store.cache_mb" in warnings[0].getMessage()
+    db.close()
