@@ -279,41 +279,46 @@ class Ledger:
     The next message's history is the one before less rows at its front (out of the windows)
     and plus rows at its end (the messages recorded since), when the store vouches through its
     token (``SqliteMessageStore.watch``: the same while the key's cached rows only grew after
-    their newest and lost rows at their front). ``scope`` checks that shape by identity at the
-    two ends of the kept part (with the token, nothing can have changed between them) and
-    otherwise starts again from the history it is given.
+    their newest and lost rows at their front). ``scope`` checks that shape at the two ends of
+    the kept part, by time and id (a message id is one row: with the token, nothing can have
+    changed between them; a row left out between them, the message's own, moves the far end),
+    and otherwise starts again from the history it is given. It keeps times and ids only, not
+    the rows (the store's cache may replace or drop those).
 
     What it returns is ``_scope``'s answer for the ledger's rows, which may begin with rows older
     than the history's first: all of them older than every window's start (they were dropped
     from the history because they are), so counting from position 0 finds the same rows."""
 
-    __slots__ = ("token", "rows", "us", "ids", "marks", "burst_us", "max_run")
+    __slots__ = ("token", "us", "ids", "marks", "burst_us", "max_run")
 
     def __init__(self) -> None:
         self.token: object = None
-        self.rows: list[Stamped] = []
         self.us: list[int] = []
         self.ids: list[str] = []
-        self.marks: list[int] = []  # ``_scope``'s fourth item over ``rows``
+        self.marks: list[int] = []  # ``_scope``'s fourth item over the kept rows
         self.burst_us = 0
         self.max_run = 0
 
-    def scope(self, history: list[Stamped], token: object, burst_us: int,
+    def scope(self, history: Sequence[Stamped], token: object, burst_us: int,
               max_run: int = 0) -> tuple[list[int], list[str], int, list[int]]:
         """``_scope(history, at_us, at_id, burst_us, max_run)`` for a ``history`` whose rows all
         come before the message and none of which is the message itself (the contact stage's
         ``_earlier`` rows: then ``hi`` is every row). ``token`` is the store's for the key now."""
-        rows = self.rows
-        n = len(rows)
+        us, ids = self.us, self.ids
+        n = len(us)
         k = -1
         if token is not None and token == self.token and history and n and burst_us == self.burst_us \
                 and max_run == self.max_run:
             first = history[0]
-            us = self.us
-            k = bisect.bisect_left(us, first.received_us)
-            while k < n and rows[k] is not first and us[k] == first.received_us:
-                k += 1  # (rows at the same time: found by identity)
-            if k >= n or rows[k] is not first or len(history) < n - k or history[n - k - 1] is not rows[-1]:
+            first_us, first_id = first.received_us, first.id
+            k = bisect.bisect_left(us, first_us)
+            while k < n and us[k] == first_us and ids[k] != first_id:
+                k += 1  # (rows at the same time: found by id)
+            if k < n and ids[k] == first_id and len(history) >= n - k:
+                last = history[n - k - 1]
+                if last.id != ids[-1] or last.received_us != us[-1]:
+                    k = -1
+            else:
                 k = -1
         if k < 0 or (k > LEDGER_MIN_ROWS and 2 * k > n):
             # (or most of the kept rows left the windows: started again from the history, at
@@ -323,9 +328,8 @@ class Ledger:
             self._extend(history[n - k :])
         return self.us, self.ids, len(self.us), self.marks
 
-    def _restart(self, history: list[Stamped], token: object, burst_us: int, max_run: int) -> None:
+    def _restart(self, history: Sequence[Stamped], token: object, burst_us: int, max_run: int) -> None:
         self.token, self.burst_us, self.max_run = token, burst_us, max_run
-        self.rows = list(history)
         self.us = list(map(_RECEIVED_US, history))
         self.ids = list(map(_ID, history))
         us, hi = self.us, len(self.us)
@@ -336,7 +340,7 @@ class Ledger:
         else:
             self.marks = []
 
-    def _extend(self, added: list[Stamped]) -> None:
+    def _extend(self, added: Sequence[Stamped]) -> None:
         """Append rows that sort after every kept row, keeping ``marks`` as ``_restart`` makes them."""
         us, ids, marks, burst_us = self.us, self.ids, self.marks, self.burst_us
         for row in added:
@@ -351,7 +355,6 @@ class Ledger:
                     marks.append(marks[-1] + gap)
                 else:
                     marks[:] = [0, 0]
-            self.rows.append(row)
             us.append(received_us)
             ids.append(row.id)
 

@@ -77,10 +77,13 @@ def test_the_ledger_starts_again_when_it_cannot_vouch_for_the_history() -> None:
     rows = _history(rng, 600)
     ledger = Ledger()
     ledger.scope(rows[:400], ("t", 1), 120 * US, 10)
-    kept = ledger.rows
+    kept = ledger.ids
     # a new token (the store reloaded the key, or a row arrived out of order)
     ledger.scope(rows[:401], ("t", 2), 120 * US, 10)
-    assert ledger.rows is not kept and ledger.rows == rows[:401]
+    assert ledger.ids is not kept and ledger.ids == [r.id for r in rows[:401]]
+    kept = ledger.ids
+    ledger.scope(rows[:402], ("t", 2), 120 * US, 10)  # the same token: extended, not started again
+    assert ledger.ids is kept and ledger.ids[-1] == rows[401].id
     # the same token, but a row missing from the middle (the message's own row left out)
     history = rows[10:200] + rows[201:420]
     us, ids, hi, marks = ledger.scope(history, ("t", 2), 120 * US, 10)
@@ -157,8 +160,37 @@ def test_ledgers_are_bounded_and_dropped_with_the_store_cache(tmp_path, monkeypa
                 received_at=T0 + timedelta(hours=1))
     with db.tx():
         tracker.observe(m, [])
-    # the rows read again after the cache was emptied are new objects: the ledger starts from them
+    # the rows were read again after the cache was emptied (a new token): the ledger started
+    # again from them
     ledger = tracker._ledgers[("customer", "c4@example.com")]
     span = store._cache.spans[("customer", "c4@example.com")]
-    assert span.rows[-1].id == "c4-last" and ledger.rows[-1] is span.rows[-2]
-    assert all(a is b for a, b in zip(ledger.rows, span.rows[-1 - len(ledger.rows) : -1]))
+    assert span.rows[-1].id == "c4-last" and ledger.token == store.watch(customer="c4@example.com")
+    assert ledger.ids == [r.id for r in span.rows[-1 - len(ledger.ids) : -1]]
+
+
+def test_a_flood_too_heavy_for_a_span_is_kept_with_light_rows_and_finds_the_same(tmp_path) -> None:
+    """With a budget where one customer's week of full rows no longer fits a span's share but its
+    light rows do (times and ids: what the windows read; the last rows the duplicate check reads
+    stay whole), the flood stays cached (no read of the table per message), and every finding is
+    what a cache large enough for everything finds, late-delivered messages included."""
+    from gateway.store.message_cache import LIGHT_ROW_BYTES, row_bytes
+
+    messages = _flood(700, late={300, 301, 550, 690})
+    wide, _ = _observe_all(tmp_path, "wide", messages)
+    db = Database.open(tmp_path / "narrow.db")
+    store = SqliteMessageStore(db, cache_bytes=4 * 380_000)  # a span may weigh 380,000 bytes
+    tracker = ContactTracker(store, ContactSettings.defaults())
+    reads: list[str] = []
+    db.conn.set_trace_callback(lambda sql: reads.append(sql) if "FROM messages WHERE customer =" in sql else None)
+    narrow = []
+    for m in messages:
+        with db.tx():
+            narrow.append([f.to_json() for f in tracker.observe(m, [])])
+    assert narrow == wide
+    span = store._cache.spans[("customer", "flood@example.com")]
+    full = [r for r in span.rows if row_bytes(r) != LIGHT_ROW_BYTES]
+    assert span.light > 300 and len(full) >= ContactSettings.defaults().duplicates.max_compare + 1
+    assert all(r.text is None for r in span.rows[: span.light])
+    assert span.bytes <= 380_000 < sum(len(m.text) for m in messages) * 3 + 450 * len(messages)
+    assert store._cache.span_bytes == sum(s.bytes for s in store._cache.spans.values()) + 300 * len(store._cache.spans)
+    assert len(reads) < 20, len(reads)  # (a read per message before light rows: 700)
