@@ -57,6 +57,7 @@ SPAN_SHARE = 4  # one span holds at most this fraction (1/4) of the budget: one 
 MAX_ROWS = 65_536  # rows kept by sequence number at most (campaign candidates; mostly the spans' own rows)
 SEQ_SLACK_US = 86_400_000_000  # rows by sequence number are kept a day beyond the reader's horizon
 ROW_BYTES = 450  # a cached row's objects besides its texts (row, id, hash, times, tuple, list and dict slots)
+LIGHT_ROW_BYTES = 300  # a light row (``Span.lighten``): the row, its id, times and list slots
 SPAN_BYTES = 300  # an empty span (object, two lists, its key in the dict)
 TRIM_SLACK = 8  # rows beyond the need a span may carry before its front is cut (amortized)
 SWEEP_EVERY = 1_024  # inserts between sweeps for spans that left every window
@@ -85,6 +86,7 @@ class Span:
     # than one already cached for the key): what was computed for the later rows may be stale.
     disorder: int = 0
     serial: int = field(default_factory=_SERIALS.__next__)  # tells a reloaded span from this one
+    light: int = 0  # rows at the front ``lighten`` has been through (they are light, or were added later)
 
     def between(self, lo_us: int, hi_us: int) -> list["Candidate"]:
         """Rows with ``lo_us <= received_us <= hi_us`` (``lo_us >= since_us``)."""
@@ -104,7 +106,34 @@ class Span:
             at -= 1
         rows.insert(at, row)
         us.insert(at, row.received_us)
+        if at < self.light:
+            self.light += 1
         return at
+
+    def lighten(self, keep_last: int) -> int:
+        """Make every row but the last ``keep_last + 1`` a light copy of itself: its number, id,
+        customer, time and thread, without text, comparable form or content hash — what the rate
+        windows read (the duplicate check reads only the last ``keep_last - 1`` rows: the
+        readers' stated need). Lets one key whose window holds thousands of rows (a flood) stay
+        cached at about a third of the weight. Returns the bytes freed.
+
+        A light row reads as a purged one (``text`` None) to anyone who looks further back than
+        the need, and is told from one by its empty content hash (``row_bytes``)."""
+        rows = self.rows
+        end = len(rows) - keep_last - 1
+        start = self.light
+        if end <= start:
+            return 0
+        freed = 0
+        for i in range(start, end):
+            row = rows[i]
+            if row.text is None and not row.content_hash and row.comparable is None:
+                continue  # light already
+            freed += row_bytes(row) - LIGHT_ROW_BYTES
+            rows[i] = type(row)(row.seq, row.id, row.customer, row.received_us, None, "", row.thread)
+        self.light = end
+        self.bytes -= freed
+        return freed
 
     def cut(self, keep_last: int, window_us: int, depth_us: int) -> int:
         """Drop the front rows no reader needs (see ``MessageCache.tail``): keep every row within
@@ -135,6 +164,7 @@ class Span:
         freed = sum(row_bytes(r) for r in self.rows[:drop])
         del self.rows[:drop]
         del us[:drop]
+        self.light = max(0, self.light - drop)
         self.since_us = front
         self.bytes -= freed
         return freed
@@ -150,6 +180,8 @@ def row_bytes(row: "Candidate") -> int:
     if text:
         return ROW_BYTES + 3 * sys.getsizeof(text)
     prepared = row.comparable
+    if text is None and prepared is None and not row.content_hash:
+        return LIGHT_ROW_BYTES  # (``Span.lighten``'s rows; a purged row keeps its hash)
     if isinstance(prepared, tuple):  # the contact stage's Comparable: strings and a flag
         if len(prepared) == 3 and type(prepared[0]) is str and type(prepared[1]) is not str and type(prepared[2]) is str:
             # (the usual shape, text, flag, words: the sum below, written out)
@@ -276,8 +308,16 @@ class MessageCache:
             if not weight:
                 weight = row_bytes(row)
             if span.bytes + weight > self._span_cap():
-                self.span_bytes -= self.spans.pop(name).bytes + SPAN_BYTES
-                continue
+                need = self.needs.get(name[0])
+                if need is not None:  # what its readers need of it may still fit: cut, then light rows
+                    self.span_bytes -= span.cut(*need)
+                    if span.bytes + weight > self._span_cap():
+                        self.span_bytes -= span.lighten(need[0])
+                if need is None or span.bytes + weight > self._span_cap():
+                    self.span_bytes -= self.spans.pop(name).bytes + SPAN_BYTES
+                    if need is not None:
+                        self._warn_heavy(name, span)
+                    continue
             us = span.us
             if not us or received_us > us[-1]:  # (``Span.add``'s usual case, written out: appended, last)
                 span.rows.append(row)
@@ -344,6 +384,11 @@ class MessageCache:
         if span is not None and span.since_us <= since_us:
             self.spans.move_to_end(name)
             return span
+        return self._read(conn, column, key, since_us)
+
+    def _read(self, conn: sqlite3.Connection, column: str, key: str, since_us: int) -> Span:
+        """The rows of ``column = key`` from ``since_us`` on, read from the table (and cached)."""
+        name = (column, key)
         rows = conn.execute(
             f"SELECT {CANDIDATE_COLUMNS} FROM messages WHERE {column} = ? AND received_us >= ? "
             "ORDER BY received_us, id",
@@ -375,7 +420,9 @@ class MessageCache:
         and return it whole. A span heavier than one span may be (``_span_cap``: a customer who
         wrote thousands of messages within the lookback) is kept cut to what its readers need
         (``Span.cut``, when they have said: a copy, so the caller still gets every row it asked
-        for); only when even that is too heavy is nothing kept, and the key is read again."""
+        for), and when that is still too heavy with light rows beyond the last ones its readers
+        need whole (``Span.lighten``); only when even that is too heavy is nothing kept, and the
+        key is read again (and the operator told: ``_warn_heavy``)."""
         rows = span.rows
         if rows:  # (a new thread's span is empty: one per fresh mail)
             span.bytes = sum(map(row_bytes, rows))
@@ -393,6 +440,8 @@ class MessageCache:
             if need is not None:
                 trimmed = Span(span.since_us, list(rows), list(span.us), span.bytes)
                 trimmed.cut(*need)  # (lowers its ``bytes``)
+                if trimmed.bytes > cap:
+                    trimmed.lighten(need[0])  # (the caller still gets the rows as read)
                 if trimmed.bytes <= cap:
                     kept = trimmed
         if kept is None:
@@ -441,7 +490,16 @@ class MessageCache:
         if span is not None and span.since_us <= until_us - window_us + 1:
             lo = max(since_us, span.since_us)
             us = span.us
-            if span.since_us <= since_us or bisect.bisect_left(us, until_us) >= last:
+            if span.light:
+                # The last ``last`` rows before ``until_us`` must be whole, not light (``lighten``
+                # keeps the newest rows whole; a message older than many of the key's cached
+                # rows reads further back): if not, the rows are read from the table.
+                answered = bisect.bisect_left(us, until_us) - last >= span.light
+                if not answered and span.since_us <= since_us:
+                    return self._read(conn, column, key, since_us).between(since_us, until_us)
+            else:
+                answered = span.since_us <= since_us or bisect.bisect_left(us, until_us) >= last
+            if answered:
                 self.spans.move_to_end(name)
                 return span.rows[bisect.bisect_left(us, lo) : bisect.bisect_right(us, until_us)]  # (``between``)
         return self.span(conn, column, key, since_us).between(since_us, until_us)
