@@ -46,7 +46,7 @@ from gateway.store.messages import (
     to_utc,
 )
 
-MAX_RELATED = 50
+MAX_RELATED = 50  # ids a finding cites (rate windows: of the at most windows.RELATED a count keeps)
 COMPARABLE_CACHE = 8_192  # comparable texts kept in memory (about 4 MB at most)
 BREACHES_MEMO = 16_384  # customers whose latest message's breached windows are kept (~200 B each)
 LEDGERS = 32  # customers and threads with long histories whose windows are kept prepared (``Ledger``)

@@ -25,6 +25,8 @@ from typing import Protocol
 
 from gateway.contact.settings import RateWindow
 
+RELATED = 256  # the earlier messages' ids a WindowCount keeps: the latest this many
+
 _RECEIVED_US = attrgetter("received_us")
 _ID = attrgetter("id")
 
@@ -59,7 +61,9 @@ class WindowCount:
 
     window: RateWindow
     count: int  # contacts, counting the message itself (= messages when no burst gap is set)
-    related: list[str] = field(default_factory=list)  # ids of the earlier messages in the window
+    # ids of the earlier messages in the window, the latest ``RELATED`` of them (a flood's window
+    # holds thousands; findings cite the latest few)
+    related: list[str] = field(default_factory=list)
     messages: int = 0  # messages in the window, counting the message itself
 
     @property
@@ -155,18 +159,20 @@ def _count_windows(windows: Sequence[RateWindow], at: Stamp, customer_history: S
             joins = at_us - us[hi - 1] <= burst_us
             for i, window, within_us in members:
                 lo = bisect.bisect_right(us, at_us - within_us, 0, hi)
-                out[i] = WindowCount(window, _capped_contacts(starts, lo, hi, joins, max_run), ids[lo:hi], hi - lo + 1)
+                out[i] = WindowCount(window, _capped_contacts(starts, lo, hi, joins, max_run), ids[max(lo, hi - RELATED):hi],
+                                     hi - lo + 1)
         elif burst_us > 0 and hi:
             # contacts in rows lo..hi-1 plus the message: 1 + starts[hi] - starts[lo + 1] + (the
             # message more than the gap after the row before it); 1 when no row is inside
             whole = 1 + starts[hi] + (at_us - us[hi - 1] > burst_us)
             for i, window, within_us in members:
                 lo = bisect.bisect_right(us, at_us - within_us, 0, hi)  # strictly after start
-                out[i] = WindowCount(window, whole - starts[lo + 1] if lo < hi else 1, ids[lo:hi], hi - lo + 1)
+                out[i] = WindowCount(window, whole - starts[lo + 1] if lo < hi else 1,
+                                     ids[max(lo, hi - RELATED):hi], hi - lo + 1)
         else:
             for i, window, within_us in members:
                 lo = bisect.bisect_right(us, at_us - within_us, 0, hi)
-                out[i] = WindowCount(window, hi - lo + 1, ids[lo:hi], hi - lo + 1)
+                out[i] = WindowCount(window, hi - lo + 1, ids[max(lo, hi - RELATED):hi], hi - lo + 1)
     return out
 
 
@@ -379,7 +385,8 @@ def _count_slowly(window: RateWindow, at: Stamp, history: Sequence[Stamped], bur
     hi = bisect.bisect_left(keys, at.key)
     lo = bisect.bisect_right(keys, (at.received_us - _within_us(window), "\U0010ffff"), 0, hi)
     inside = [h for h in history[lo:hi] if h.id != at.id]
-    return WindowCount(window, contacts([*inside, at], burst_us, max_run), [h.id for h in inside], len(inside) + 1)
+    return WindowCount(window, contacts([*inside, at], burst_us, max_run), [h.id for h in inside[-RELATED:]],
+                       len(inside) + 1)
 
 
 _WITHIN_US: dict[timedelta, int] = {}

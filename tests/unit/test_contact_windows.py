@@ -236,3 +236,16 @@ def test_a_long_history_replayed_counts_as_it_did_live() -> None:
         again = [f.to_json() for f in tracker.observe(replace(messages[i]), [])]
         assert again == live[i], i
     assert asked == [messages[tracker_module._SCAN_ROWS + 10].id, messages[399].id]
+
+
+def test_a_window_of_thousands_keeps_the_latest_ids_and_counts_them_all() -> None:
+    """A flood's window holds thousands of rows: the count and ``messages`` are all of them, the
+    ids kept are the latest ``RELATED`` (what a finding cites comes from the end)."""
+    from gateway.contact.windows import RELATED
+
+    history = [Stamp(i * 1_000_000, f"m{i:05d}") for i in range(3000)]  # a message a second
+    at = Stamp(3000 * 1_000_000, "last")
+    for burst in (timedelta(0), timedelta(minutes=2)):
+        (count,) = count_windows([HOUR], at, history, [], burst)
+        assert count.messages == 3001 and count.count == (3001 if not burst else 1)
+        assert count.related == [s.id for s in history[-RELATED:]]
