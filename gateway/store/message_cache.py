@@ -409,11 +409,12 @@ class MessageCache:
             warned.clear()
         warned[name] = now
         budget = MAX_SPAN_BYTES if self.max_span_bytes is None else self.max_span_bytes
+        # (the log's fields are a fixed list: a thread's key is its first message's id)
         log.warning(
-            "recent mail of one %s is too heavy for the row cache: each of its messages reads it from the store "
-            "(raise store.cache_mb, or rate-limit the sender at the mail server)", name[0],
-            extra={"key": name[1], "rows": len(span.rows), "cache_mb": budget >> 20,
-                   "share_mb": self._span_cap() >> 20})
+            "recent mail of one %s is too heavy for the row cache (%d MiB, one key at most %d MiB): each of its "
+            "messages reads it from the store; raise store.cache_mb, or rate-limit the sender at the mail server",
+            name[0], budget >> 20, self._span_cap() >> 20,
+            extra={"customer" if name[0] == "customer" else "message_id": name[1], "count": len(span.rows)})
 
     def _install(self, name: tuple[str, str], span: Span) -> Span:
         """Keep a span just read from the table (replacing the key's older one) within the budget,

@@ -174,5 +174,10 @@ def test_a_need_too_heavy_to_keep_is_read_each_time_and_said_once(tmp_path: Path
     assert len(reads) == 5
     warnings = [r for r in caplog.records if "too heavy for the row cache" in r.getMessage()]
     assert len(warnings) == 2  # once, and again an hour later
-    assert warnings[0].key == "ann@example.com" and warnings[0].rows >= 72 and "store.cache_mb" in warnings[0].getMessage()
+    assert warnings[0].customer == "ann@example.com" and warnings[0].count >= 72
+    assert "store.cache_mb" in warnings[0].getMessage()
+    from gateway.logging import JsonFormatter
+
+    line = JsonFormatter().format(warnings[0])
+    assert '"customer": "ann@example.com"' in line and '"count": ' in line
     db.close()
