@@ -435,6 +435,7 @@ class MessageCache:
             self.span_bytes -= old.bytes + SPAN_BYTES
         kept: Span | None = span
         cap = self._span_cap()
+        need = None
         if span.bytes > cap:
             kept = None
             need = self.needs.get(name[0])
@@ -446,7 +447,8 @@ class MessageCache:
                 if trimmed.bytes <= cap:
                     kept = trimmed
         if kept is None:
-            self._warn_heavy(name, span)
+            if need is not None:  # (readers that said what they need will read it again each time)
+                self._warn_heavy(name, span)
         else:
             self.spans[name] = kept
             # Each span weighs something even when empty: a new thread's span is, and there is
