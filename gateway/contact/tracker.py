@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta, timezone
 from functools import partial
@@ -217,13 +217,13 @@ class ContactTracker:
                 stored.append(store.has(at_id))
             return not stored[0]
 
-        customer_rows: list[Candidate] = []
+        customer_rows: Sequence[Candidate] = []  # (a list, or the store's view of a long one)
         if message.sender:
             customer_rows = _earlier(
                 store.rows_tail(customer=message.sender, since_us=at_us - self._lookback_us, until_us=at_us,
                                 window_us=self._longest_us, last=self.settings.duplicates.max_compare + 1),
                 at_us, at_id, absent)
-        thread_rows: list[Candidate] = []
+        thread_rows: Sequence[Candidate] = []
         if message.thread and self._thread_windows:
             thread_rows = _earlier(
                 store.rows_tail(thread=message.thread, since_us=at_us - self._longest_us, until_us=at_us,
@@ -290,8 +290,8 @@ class ContactTracker:
                 self._index_add(seq, keys, at_us, ready)
         return out
 
-    def _ledger_scopes(self, message: Message, customer_rows: list[Candidate],
-                       thread_rows: list[Candidate]) -> dict[bool, tuple[list[int], list[str], int, list[int]]] | None:
+    def _ledger_scopes(self, message: Message, customer_rows: Sequence[Candidate],
+                       thread_rows: Sequence[Candidate]) -> dict[bool, tuple[list[int], list[str], int, list[int]]] | None:
         """The windows' ``_scope`` of a long customer or thread history from the key's ``Ledger``
         (for ``breached_counts``), when the store can vouch for it (its ``watch`` token); the
         ledger of a key the store no longer caches is dropped (it would keep its rows alive)."""
@@ -654,8 +654,8 @@ def _evidence(message: Message, span: tuple[int, int]) -> list[Evidence]:
     return [Evidence(start, end, message.text[start:end])]
 
 
-def _earlier(rows: list[Candidate], at_us: int, at_id: str,
-             absent: Callable[[], bool] | None = None) -> list[Candidate]:
+def _earlier(rows: Sequence[Candidate], at_us: int, at_id: str,
+             absent: Callable[[], bool] | None = None) -> Sequence[Candidate]:
     """The rows (sorted by ``(received_us, id)``, none after ``at_us``) that come before the
     message ``(at_us, at_id)``, never the message itself: ``[r for r in rows if r.id != at_id and
     (r.received_us < at_us or r.id < at_id)]``, with the per-row checks done in C — only rows
@@ -666,7 +666,7 @@ def _earlier(rows: list[Candidate], at_us: int, at_id: str,
         return rows
     if rows[-1].received_us >= at_us:
         end = bisect.bisect_left(rows, at_us, key=_RECEIVED_US)
-        rows = rows[:end] + [r for r in rows[end:] if r.id < at_id]  # (at or after ``at_us``: ties by id)
+        rows = [*rows[:end], *[r for r in rows[end:] if r.id < at_id]]  # (at or after ``at_us``: ties by id)
     if len(rows) > _SCAN_ROWS and absent is not None and absent():
         return rows
     if at_id in map(_ID, rows):

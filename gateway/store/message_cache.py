@@ -45,9 +45,10 @@ import sqlite3
 import sys
 import time
 from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 if TYPE_CHECKING:
     from gateway.store.messages import Candidate
@@ -168,6 +169,57 @@ class Span:
         self.since_us = front
         self.bytes -= freed
         return freed
+
+
+#: A range of a span's rows longer than this is handed out as a ``RowsView``, not a copy.
+VIEW_MIN = 256
+
+
+class RowsView(Sequence["Candidate"]):
+    """``rows[lo:hi]`` of a span's list without copying it: a customer with thousands of rows in
+    its windows (a flood) is read for every message, and the reader looks at a few of them (the
+    ends, the last few hundred; the rate windows' ``Ledger`` only the rows added since). Valid
+    until the cache next changes the span (a row recorded): the contact stage reads it within one
+    message's step, before it records the message. Slices of it are views again when long, else
+    lists; iterating runs over the list in C."""
+
+    __slots__ = ("_rows", "_lo", "_hi")
+
+    def __init__(self, rows: list["Candidate"], lo: int, hi: int) -> None:
+        self._rows, self._lo, self._hi = rows, lo, hi
+
+    def __len__(self) -> int:
+        return self._hi - self._lo
+
+    @overload
+    def __getitem__(self, i: int) -> "Candidate": ...
+
+    @overload
+    def __getitem__(self, i: slice) -> "Sequence[Candidate]": ...
+
+    def __getitem__(self, i: int | slice) -> "Candidate | Sequence[Candidate]":
+        lo, n = self._lo, self._hi - self._lo
+        if isinstance(i, slice):
+            start, stop, step = i.indices(n)
+            if step != 1:
+                return self._rows[lo:self._hi][i]
+            return _range_of(self._rows, lo + start, lo + max(start, stop))
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("row index out of range")
+        return self._rows[lo + i]
+
+    def __iter__(self) -> Iterator["Candidate"]:
+        return itertools.islice(self._rows, self._lo, self._hi)
+
+    def __repr__(self) -> str:
+        return f"RowsView({list(self)!r})"
+
+
+def _range_of(rows: list["Candidate"], lo: int, hi: int) -> "Sequence[Candidate]":
+    """``rows[lo:hi]``: a list when short, a ``RowsView`` when long (``VIEW_MIN``)."""
+    return RowsView(rows, lo, hi) if hi - lo > VIEW_MIN else rows[lo:hi]
 
 
 def row_bytes(row: "Candidate") -> int:
@@ -478,7 +530,7 @@ class MessageCache:
                 self._install((column, key), Span(since_us, rows, [r.received_us for r in rows]))
 
     def tail(self, conn: sqlite3.Connection, column: str, key: str, since_us: int, until_us: int,
-             window_us: int, last: int) -> list["Candidate"]:
+             window_us: int, last: int) -> Sequence["Candidate"]:
         """Rows of ``column = key`` in [``since_us``, ``until_us``], or only their newest part:
         every row after ``until_us - window_us`` and at least the ``last`` rows received before
         ``until_us`` (all of them when there are fewer); always a whole suffix of the range. The
@@ -504,7 +556,8 @@ class MessageCache:
                 answered = span.since_us <= since_us or bisect.bisect_left(us, until_us) >= last
             if answered:
                 self.spans.move_to_end(name)
-                return span.rows[bisect.bisect_left(us, lo) : bisect.bisect_right(us, until_us)]  # (``between``)
+                # (``between``, a view when long)
+                return _range_of(span.rows, bisect.bisect_left(us, lo), bisect.bisect_right(us, until_us))  # type: ignore[return-value]
         return self.span(conn, column, key, since_us).between(since_us, until_us)
 
     def replaced(self) -> None:

@@ -21,7 +21,7 @@ import sqlite3
 import sys
 import time
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -276,9 +276,10 @@ class MessageStore(Protocol):
         ...
 
     def rows_tail(self, *, customer: str = "", thread: str = "", since_us: int, until_us: int, window_us: int,
-                  last: int) -> list[Candidate]:
+                  last: int) -> Sequence[Candidate]:
         """``rows_between``, or only its newest part: every row after ``until_us - window_us`` and
-        at least the ``last`` rows before ``until_us``; always a whole suffix of the range."""
+        at least the ``last`` rows before ``until_us``; always a whole suffix of the range. A
+        store may answer a long range with a view of its own rows (read it before the next write)."""
         ...
 
     def latest_received_us(self) -> int | None:
@@ -649,11 +650,13 @@ class SqliteMessageStore:
         return rows
 
     def rows_tail(self, *, customer: str = "", thread: str = "", since_us: int, until_us: int, window_us: int,
-                  last: int) -> list[Candidate]:
+                  last: int) -> Sequence[Candidate]:
         """What ``rows_between`` gives, or only its newest part: every row after ``until_us -
         window_us`` and at least the ``last`` rows received before ``until_us`` (all when there
         are fewer), oldest first. Enough for rate windows of ``window_us`` and a duplicate check
-        of the last ``last - 1`` messages, and lets the cache keep no more than that."""
+        of the last ``last - 1`` messages, and lets the cache keep no more than that. More than
+        ``message_cache.VIEW_MIN`` rows of one key come as a view of the cached rows, not a copy
+        (a flood's customer is read for each message): valid until the next message is recorded."""
         with self.db._lock:
             if customer:
                 keys = self._linked(customer)[1]

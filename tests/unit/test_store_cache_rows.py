@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime, timedelta, timezone
+
+import pytest
 from pathlib import Path
 
 from gateway.contact import ContactSettings, ContactTracker
@@ -180,4 +182,48 @@ def test_a_need_too_heavy_to_keep_is_read_each_time_and_said_once(tmp_path: Path
 
     line = JsonFormatter().format(warnings[0])
     assert '"customer": "ann@example.com"' in line and '"count": ' in line
+    db.close()
+
+
+def test_a_long_range_is_handed_out_as_a_view_that_reads_as_the_list() -> None:
+    """More than ``VIEW_MIN`` rows come as a view of the cached list (no copy per message for a
+    flood's customer); it answers indexing, slicing, iteration and ``bisect`` as the copy would."""
+    import bisect
+    import random
+
+    from gateway.store.message_cache import VIEW_MIN, RowsView, _range_of
+
+    rows = list(range(1000, 3000, 2))  # (stand-ins: anything a list holds)
+    rng = random.Random(5)
+    for _ in range(200):
+        lo = rng.randrange(0, len(rows))
+        hi = rng.randrange(lo, len(rows) + 1)
+        got, want = _range_of(rows, lo, hi), rows[lo:hi]
+        assert isinstance(got, RowsView) == (hi - lo > VIEW_MIN)
+        assert len(got) == len(want) and bool(got) == bool(want) and list(got) == want
+        for i in (0, -1, len(want) // 2, -len(want)) if want else ():
+            assert got[i] == want[i]
+        for a, b in ((None, 10), (5, None), (-300, None), (None, -7), (3, 2), (0, 10**6)):
+            assert list(got[a:b]) == want[a:b]
+        assert list(got[::3]) == want[::3]
+        for x in (999, 1500, 2001, 4000):
+            assert bisect.bisect_right(got, x) == bisect.bisect_right(want, x)
+            assert bisect.bisect_left(got, x, key=lambda v: v) == bisect.bisect_left(want, x)
+        if want:
+            with pytest.raises(IndexError):
+                got[len(want)]
+
+
+def test_the_store_hands_a_flood_s_rows_out_without_copying_them(tmp_path: Path) -> None:
+    db = Database.open(tmp_path / "g.db")
+    store = SqliteMessageStore(db)
+    start, _ = _written(store, 600, timedelta(minutes=1))
+    at = start + 600 * timedelta(minutes=1)
+    until = to_us(at)
+    for _ in range(2):  # the first read fills the cache from the table; the second is answered from it
+        got = store.rows_tail(customer="ann@example.com", since_us=until - 30 * _DAY_US, until_us=until,
+                              window_us=7 * _DAY_US, last=201)
+    span = store._cache.spans[("customer", "ann@example.com")]
+    assert [r.id for r in got] == [f"m{i}" for i in range(600)]
+    assert all(a is b for a, b in zip(got, span.rows)) and type(got) is not list
     db.close()
