@@ -261,15 +261,19 @@ def _scope(history: Sequence[Stamped], at_us: int, at_id: str, burst_us: int,
     ids = list(map(_ID, history[:hi]))
     if at_id in ids:
         return None
-    starts: list[int] = []
+    return us, ids, hi, _marks(us, hi, burst_us, max_run)
+
+
+def _marks(us: list[int], hi: int, burst_us: int, max_run: int) -> list[int]:
+    """``_scope``'s fourth item for the first ``hi`` times ``us``: with a limit of ``max_run``
+    messages a contact, the rows (1..hi-1) more than the gap after their predecessor; with a gap
+    alone, ``starts[i]``: rows among the first i that start a contact after their predecessor
+    (starts[0] = starts[1] = 0), as one running sum over the gaps; otherwise nothing. All in C."""
     if burst_us > 0 and max_run > 0:
-        # the rows (1..hi-1) more than the gap after their predecessor, in C
-        return us, ids, hi, list(compress(range(1, hi), map(burst_us.__lt__, map(sub, us[1:hi], us))))
+        return list(compress(range(1, hi), map(burst_us.__lt__, map(sub, us[1:hi], us))))
     if burst_us > 0:
-        # starts[i]: rows among the first i that start a contact after their predecessor
-        # (starts[0] = starts[1] = 0), as one running sum over the gaps, all in C.
-        starts = [0, *accumulate(map(burst_us.__lt__, map(sub, us[1:hi], us)), initial=0)]
-    return us, ids, hi, starts
+        return [0, *accumulate(map(burst_us.__lt__, map(sub, us[1:hi], us)), initial=0)]
+    return []
 
 
 #: A history at least this long is worth a ``Ledger``: shorter ones cost less to prepare afresh
@@ -295,7 +299,7 @@ class Ledger:
     than the history's first: all of them older than every window's start (they were dropped
     from the history because they are), so counting from position 0 finds the same rows."""
 
-    __slots__ = ("token", "us", "ids", "marks", "burst_us", "max_run")
+    __slots__ = ("burst_us", "ids", "marks", "max_run", "token", "us")
 
     def __init__(self) -> None:
         self.token: object = None
@@ -338,13 +342,7 @@ class Ledger:
         self.token, self.burst_us, self.max_run = token, burst_us, max_run
         self.us = list(map(_RECEIVED_US, history))
         self.ids = list(map(_ID, history))
-        us, hi = self.us, len(self.us)
-        if burst_us > 0 and max_run > 0:
-            self.marks = list(compress(range(1, hi), map(burst_us.__lt__, map(sub, us[1:hi], us))))
-        elif burst_us > 0:
-            self.marks = [0, *accumulate(map(burst_us.__lt__, map(sub, us[1:hi], us)), initial=0)]
-        else:
-            self.marks = []
+        self.marks = _marks(self.us, len(self.us), burst_us, max_run)
 
     def _extend(self, added: Sequence[Stamped]) -> None:
         """Append rows that sort after every kept row, keeping ``marks`` as ``_restart`` makes them."""
