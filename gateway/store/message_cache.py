@@ -67,6 +67,7 @@ MAX_RECENT_CATEGORIES = 1_024
 MAX_LINKS = 16_384  # customer keys whose links are kept (~300 B each)
 
 HEAVY_WARN_EVERY = 3600.0  # seconds between warnings about one key too heavy to cache (``_install``)
+MAX_WARNED = 1_024  # keys whose last such warning is remembered
 
 CANDIDATE_COLUMNS = "seq, id, customer, received_us, text, content_hash, thread"
 log = logging.getLogger(__name__)
@@ -128,8 +129,8 @@ class Span:
         freed = 0
         for i in range(start, end):
             row = rows[i]
-            if row.text is None and not row.content_hash and row.comparable is None:
-                continue  # light already
+            if _is_light(row):
+                continue
             freed += row_bytes(row) - LIGHT_ROW_BYTES
             rows[i] = type(row)(row.seq, row.id, row.customer, row.received_us, None, "", row.thread)
         self.light = end
@@ -222,6 +223,12 @@ def _range_of(rows: list["Candidate"], lo: int, hi: int) -> "Sequence[Candidate]
     return RowsView(rows, lo, hi) if hi - lo > VIEW_MIN else rows[lo:hi]
 
 
+def _is_light(row: "Candidate") -> bool:
+    """Whether ``row`` is one of ``Span.lighten``'s: no text, comparable form or content hash (a
+    purged row read from the table keeps its hash)."""
+    return row.text is None and row.comparable is None and not row.content_hash
+
+
 def row_bytes(row: "Candidate") -> int:
     """About what one cached row holds in memory: its objects and its strings. A row with its raw
     text (read from the table) counts it three times: the contact stage may attach a comparable
@@ -232,8 +239,8 @@ def row_bytes(row: "Candidate") -> int:
     if text:
         return ROW_BYTES + 3 * sys.getsizeof(text)
     prepared = row.comparable
-    if text is None and prepared is None and not row.content_hash:
-        return LIGHT_ROW_BYTES  # (``Span.lighten``'s rows; a purged row keeps its hash)
+    if _is_light(row):
+        return LIGHT_ROW_BYTES
     if isinstance(prepared, tuple):  # the contact stage's Comparable: strings and a flag
         if len(prepared) == 3 and type(prepared[0]) is str and type(prepared[1]) is not str and type(prepared[2]) is str:
             # (the usual shape, text, flag, words: the sum below, written out)
@@ -359,17 +366,18 @@ class MessageCache:
                 continue
             if not weight:
                 weight = row_bytes(row)
-            if span.bytes + weight > self._span_cap():
-                need = self.needs.get(name[0])
-                if need is not None:  # what its readers need of it may still fit: cut, then light rows
-                    self.span_bytes -= span.cut(*need)
-                    if span.bytes + weight > self._span_cap():
-                        self.span_bytes -= span.lighten(need[0])
-                if need is None or span.bytes + weight > self._span_cap():
-                    self.span_bytes -= self.spans.pop(name).bytes + SPAN_BYTES
-                    if need is not None:
-                        self._warn_heavy(name, span)
-                    continue
+            need = self.needs.get(name[0])
+            cap = self._span_cap()
+            if span.bytes + weight > cap and need is not None:
+                # what its readers need of it may still fit: cut, then light rows
+                self.span_bytes -= span.cut(*need)
+                if span.bytes + weight > cap:
+                    self.span_bytes -= span.lighten(need[0])
+            if span.bytes + weight > cap:
+                self.span_bytes -= self.spans.pop(name).bytes + SPAN_BYTES
+                if need is not None:  # (its readers will read it from the table for each message)
+                    self._warn_heavy(name, span)
+                continue
             us = span.us
             if not us or received_us > us[-1]:  # (``Span.add``'s usual case, written out: appended, last)
                 span.rows.append(row)
@@ -378,23 +386,26 @@ class MessageCache:
                 span.disorder += 1  # landed before a later row of its key
             span.bytes += weight
             self.span_bytes += weight
-            need = self.needs.get(name[0])
             if need is not None and len(us) >= TRIM_SLACK:  # (``Span.cut`` cuts nothing from fewer rows)
                 self.span_bytes -= span.cut(*need)
         self._inserts += 1
         if self._inserts % SWEEP_EVERY == 0:
             self._sweep()
-        if self.span_bytes > (MAX_SPAN_BYTES if self.max_span_bytes is None else self.max_span_bytes):
+        if self.span_bytes > self._budget():
             self._fit()
+
+    def _budget(self) -> int:
+        """What all spans together may weigh (``max_span_bytes``, else ``MAX_SPAN_BYTES``)."""
+        return MAX_SPAN_BYTES if self.max_span_bytes is None else self.max_span_bytes
 
     def _span_cap(self) -> int:
         """The most one span may weigh: a share of the budget (``SPAN_SHARE``)."""
-        return (MAX_SPAN_BYTES if self.max_span_bytes is None else self.max_span_bytes) // SPAN_SHARE
+        return self._budget() // SPAN_SHARE
 
     def _fit(self) -> None:
         """Drop the least recently used spans until all fit the byte budget."""
         spans = self.spans
-        budget = MAX_SPAN_BYTES if self.max_span_bytes is None else self.max_span_bytes
+        budget = self._budget()
         while self.span_bytes > budget and len(spans) > 1:
             self.span_bytes -= spans.popitem(last=False)[1].bytes + SPAN_BYTES
 
@@ -457,10 +468,10 @@ class MessageCache:
         last = warned.get(name)
         if last is not None and now - last < HEAVY_WARN_EVERY:
             return
-        if len(warned) >= MAX_LINKS:
+        if len(warned) >= MAX_WARNED:
             warned.clear()
         warned[name] = now
-        budget = MAX_SPAN_BYTES if self.max_span_bytes is None else self.max_span_bytes
+        budget = self._budget()
         # (the log's fields are a fixed list: a thread's key is its first message's id)
         log.warning(
             "recent mail of one %s is too heavy for the row cache (%d MiB, one key at most %d MiB): each of its "
