@@ -26,7 +26,6 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -524,7 +523,7 @@ class HoldStore:
         row = self.db.query_one("SELECT * FROM holds WHERE id = ?", (int(hold_id),))
         if row is None:
             raise HoldError(f"no hold with id {hold_id}")
-        hold = _hold(row, _message_ids(self.db.query, [hold_id])[row["id"]])
+        hold = _hold(row, [r[0] for r in self.db.query(_IDS_OF, (row["id"],))])
         hold.events = self.events(hold.id)
         return hold
 
@@ -627,14 +626,14 @@ class HoldStore:
         row = c.execute("SELECT * FROM holds WHERE id = ?", (hold_id,)).fetchone()
         if row is None:
             raise HoldError(f"no hold with id {hold_id}")
-        hold = _hold(row, _message_ids(lambda sql, params: c.execute(sql, params).fetchall(), [hold_id])[hold_id])
+        hold = _hold(row, [r[0] for r in c.execute(_IDS_OF, (hold_id,))])
         hold.events = _events(c.execute("SELECT * FROM hold_events WHERE hold_id = ? ORDER BY id", (hold_id,)))
         return hold
 
     def _holds(self, rows: list[sqlite3.Row]) -> list[Hold]:
         """Holds from their rows (``SELECT * FROM holds``), in the rows' order, each with its
         message ids, read for all of them at once (events not loaded)."""
-        ids = _message_ids(self.db.query, [r["id"] for r in rows])
+        ids = _message_ids(self.db, [r["id"] for r in rows])
         return [_hold(r, ids[r["id"]]) for r in rows]
 
 
@@ -682,17 +681,17 @@ def _json_append(stored: str, items: list[Any]) -> str:
 _ADD_MESSAGE = "INSERT OR IGNORE INTO hold_messages(hold_id, message_id) VALUES (?, ?)"
 
 
-def _message_ids(query: Callable[[str, tuple[Any, ...]], list[sqlite3.Row]],
-                 hold_ids: list[int]) -> dict[int, list[str]]:
-    """Each of ``hold_ids``' message ids in the order they were added, read through ``query``
-    (``Database.query`` or a connection's execute-and-fetch) in one query per 500 holds."""
+#: One hold's message ids, in the order they were added.
+_IDS_OF = "SELECT message_id FROM hold_messages WHERE hold_id = ? ORDER BY id"
+
+
+def _message_ids(db: Database, hold_ids: list[int]) -> dict[int, list[str]]:
+    """Each of ``hold_ids``' message ids in the order they were added (``Database.query_in``: one
+    query per 500 holds)."""
     found: dict[int, list[str]] = {int(h): [] for h in hold_ids}
-    keys = list(found)
-    for i in range(0, len(keys), 500):
-        chunk = keys[i : i + 500]
-        for hold_id, message_id in query("SELECT hold_id, message_id FROM hold_messages WHERE hold_id IN "
-                                         f"({','.join('?' * len(chunk))}) ORDER BY id", tuple(chunk)):
-            found[hold_id].append(message_id)
+    for hold_id, message_id in db.query_in(
+            "SELECT hold_id, message_id FROM hold_messages WHERE hold_id IN ({marks}) ORDER BY id", list(found)):
+        found[hold_id].append(message_id)
     return found
 
 
